@@ -1,0 +1,100 @@
+"""The engine's public entry point: one node's operations on one session's state.
+
+A :class:`NodeEngine` is cheap to build (per request); it holds no state of its
+own beyond the stores it was given. Every method mutates the passed
+:class:`SessionState` in place; callers that must be able to roll back (for
+example observe-sequence) pass a copy.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+
+from kato.engine import learning, observing, prediction
+from kato.engine.config import EngineConfig
+from kato.engine.errors import EmptySTMError
+from kato.engine.finalize import finalize_training
+from kato.engine.index import PatternIndex
+from kato.engine.ports import KnowledgeBase, VectorStore
+from kato.engine.types import JSONObject, Observation, SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Process-level engine settings (not per session)."""
+
+    forced_vector_dimension: int | None = None  # KATO_VECTOR_DIM
+    minhash_hash: str = "sha1"  # MINHASH_HASH_FUNC: "sha1" or "xxhash"
+
+
+@dataclass(frozen=True, slots=True)
+class ObserveResult:
+    stm_length: int
+    time: int
+    auto_learned_pattern: str | None  # "PTRN|<hash>" or None
+
+
+@dataclass(slots=True)
+class PredictionResult:
+    predictions: list[JSONObject] = field(default_factory=list)
+    future_potentials: list[JSONObject] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizeResult:
+    patterns_processed: int
+    time_ms: float
+
+
+class NodeEngine:
+    """Observe, learn, predict and maintain one node's knowledge base."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        vectors: VectorStore,
+        index: PatternIndex,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.kb = kb
+        self.vectors = vectors
+        self.index = index
+        self.settings = settings or EngineSettings()
+
+    def observe(
+        self, state: SessionState, observation: Observation, config: EngineConfig
+    ) -> ObserveResult:
+        """Process one observation (engine §3.6).
+
+        Raises :class:`~kato.engine.errors.VectorDimensionError` or
+        :class:`~kato.engine.errors.InvalidObservationError` before changing anything.
+        """
+        learned = observing.observe(self, state, observation, config)
+        return ObserveResult(stm_length=len(state.stm), time=state.time, auto_learned_pattern=learned)
+
+    def learn(self, state: SessionState, config: EngineConfig) -> str:
+        """Manual learn (engine §5): ``"PTRN|<hash>"``, or ``""`` when nothing was learnable.
+
+        Raises :class:`~kato.engine.errors.EmptySTMError` on an empty STM (nothing changes).
+        """
+        if not state.stm:
+            raise EmptySTMError()
+        return learning.learn(self, state, config)
+
+    def predict(self, stm: list[list[str]], config: EngineConfig) -> PredictionResult:
+        """Predictions and future_potentials for ``stm`` (engine §6)."""
+        predictions, potentials = prediction.predict(self, stm, config)
+        return PredictionResult(predictions, potentials)
+
+    def finalize_training(self) -> FinalizeResult:
+        """Precompute per-pattern metrics for the whole node (engine §5.12)."""
+        start = _time.perf_counter()
+        count = finalize_training(self.kb)
+        return FinalizeResult(count, round((_time.perf_counter() - start) * 1000.0, 2))
+
+    def clear_all(self, state: SessionState) -> None:
+        """Delete the node's whole LTM, then clear the calling session (engine §5.13)."""
+        self.kb.clear()
+        self.vectors.clear()
+        state.clear()
