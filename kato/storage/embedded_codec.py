@@ -1,0 +1,87 @@
+"""Byte encodings of the embedded backend: JSON values, text keys, vectors, session records.
+
+JSON goes through orjson; values orjson refuses (lone surrogates in strings,
+integers beyond 64 bits) fall back to the standard library, so anything a client
+could send round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from kato.engine.types import SessionState
+from kato.storage.ports import SessionRecord
+
+
+def dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def key_bytes(text: str) -> bytes:
+    """A text key as bytes (lone surrogates allowed); byte order is code-point order."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def key_text(data: bytes) -> str:
+    return bytes(data).decode("utf-8", "surrogatepass")
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be bound as an SQLite TEXT value (valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def vector_bytes(vector: list[float]) -> bytes:
+    return np.asarray(vector, dtype="<f8").tobytes()
+
+
+def vector_values(data: bytes) -> list[float]:
+    return [float(x) for x in np.frombuffer(data, dtype="<f8")]
+
+
+def session_bytes(record: SessionRecord) -> bytes:
+    return dumps(
+        {
+            "session_id": record.session_id,
+            "node_id": record.node_id,
+            "created_at": record.created_at.isoformat(),
+            "expires_at": record.expires_at.isoformat(),
+            "ttl_seconds": record.ttl_seconds,
+            "metadata": record.metadata,
+            "config": record.config,
+            "state": record.state.to_dict(),
+        }
+    )
+
+
+def session_record(data: bytes) -> SessionRecord:
+    raw = loads(data)
+    return SessionRecord(
+        session_id=raw["session_id"],
+        node_id=raw["node_id"],
+        created_at=datetime.fromisoformat(raw["created_at"]),
+        expires_at=datetime.fromisoformat(raw["expires_at"]),
+        ttl_seconds=raw["ttl_seconds"],
+        metadata=raw["metadata"],
+        config=raw["config"],
+        state=SessionState.from_dict(raw["state"]),
+    )

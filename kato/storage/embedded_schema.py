@@ -1,0 +1,71 @@
+"""Tables of the embedded (SQLite) backend; every node-scoped row carries its node key."""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nodes (
+    node TEXT PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 0,          -- +1 per new pattern and per clear
+    generation INTEGER NOT NULL DEFAULT 0,       -- +1 per clear
+    last_seq INTEGER NOT NULL DEFAULT 0,         -- sequence number of the newest pattern
+    patterns INTEGER NOT NULL DEFAULT 0,         -- N (= TPF)
+    total_symbols INTEGER NOT NULL DEFAULT 0,    -- total_symbols_in_patterns_frequencies
+    distinct_symbols INTEGER NOT NULL DEFAULT 0, -- T
+    precomputed_version INTEGER NOT NULL DEFAULT -1,
+    vector_dimension INTEGER,
+    vector_version INTEGER NOT NULL DEFAULT 0    -- +1 whenever stored vectors change
+);
+CREATE TABLE IF NOT EXISTS patterns (
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    frequency INTEGER NOT NULL,
+    emotives BLOB NOT NULL,
+    metadata BLOB NOT NULL,
+    PRIMARY KEY (node, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS patterns_by_seq ON patterns (node, seq);
+CREATE TABLE IF NOT EXISTS symbols (
+    node TEXT NOT NULL,
+    symbol BLOB NOT NULL,
+    sym_freq INTEGER NOT NULL,
+    pmf INTEGER NOT NULL,
+    affinity BLOB,
+    PRIMARY KEY (node, symbol)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS precomputed (
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    entropy REAL NOT NULL,
+    normalized_entropy REAL NOT NULL,
+    global_normalized_entropy REAL NOT NULL,
+    tf_vector BLOB NOT NULL,
+    PRIMARY KEY (node, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vectors (
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (node, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_vectors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_by_node ON pending_vectors (node, id);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id BLOB PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    record BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    event BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (created);
+"""

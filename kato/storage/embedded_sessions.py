@@ -1,0 +1,84 @@
+"""SessionStore in the embedded SQLite database: JSON records with an expiry column."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from kato.storage.embedded_codec import key_bytes, session_bytes, session_record
+from kato.storage.embedded_locks import SessionLocks
+from kato.storage.ports import SessionRecord, SessionStatus
+from kato.storage.sqlite_db import SqliteDatabase
+
+
+class SqliteSessionStore:
+    """Sessions shared by every process using the data directory (api.md §3.4, §3.5)."""
+
+    def __init__(self, db: SqliteDatabase, lock_directory: Path) -> None:
+        self._db = db
+        self._locks = SessionLocks(lock_directory)
+
+    def _write(self, record: SessionRecord) -> None:
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (session_id, expires_at, record) VALUES (?, ?, ?)",
+                (
+                    key_bytes(record.session_id),
+                    record.expires_at.timestamp(),
+                    session_bytes(record),
+                ),
+            )
+
+    def create(self, record: SessionRecord) -> None:
+        self._write(record)
+
+    def save(self, record: SessionRecord) -> None:
+        self._write(record)
+
+    def _load(self, session_id: str) -> tuple[SessionStatus, bytes | None]:
+        key = key_bytes(session_id)
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT expires_at, record FROM sessions WHERE session_id = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return "missing", None
+        if row[0] <= time.time():
+            with self._db.write() as conn:  # delete only if still expired
+                conn.execute(
+                    "DELETE FROM sessions WHERE session_id = ? AND expires_at <= ?",
+                    (key, time.time()),
+                )
+            return "expired", None
+        return "live", row[1]
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        _, data = self._load(session_id)
+        return None if data is None else session_record(data)
+
+    def status(self, session_id: str) -> SessionStatus:
+        return self._load(session_id)[0]
+
+    def delete(self, session_id: str) -> bool:
+        with self._db.write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM sessions WHERE session_id = ?", (key_bytes(session_id),)
+            )
+            return cursor.rowcount > 0
+
+    def count(self) -> int:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM sessions WHERE expires_at > ?", (time.time(),)
+            ).fetchone()
+        return int(row[0])
+
+    def purge_expired(self) -> int:
+        """Delete every expired record; returns how many were removed."""
+        with self._db.write() as conn:
+            cursor = conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (time.time(),))
+            return cursor.rowcount
+
+    def lock(self, session_id: str) -> AbstractContextManager[None]:
+        return self._locks.lock(session_id)

@@ -1,0 +1,164 @@
+"""One SQLite database file shared by several worker processes (WAL mode).
+
+Each thread gets its own connection (sqlite3 connections must not be shared
+between threads); a process that was forked opens fresh ones. Transactions are
+explicit: :meth:`SqliteDatabase.write` takes the database write lock up front
+(``BEGIN IMMEDIATE``), so a read-modify-write inside it is atomic across every
+process; :meth:`SqliteDatabase.read` gives one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kato.storage.ports import StorageUnavailableError
+
+BUSY_TIMEOUT_SECONDS = 30.0
+DEPENDENCY = "sqlite"
+
+
+def unavailable(error: BaseException) -> StorageUnavailableError:
+    return StorageUnavailableError(DEPENDENCY, str(error) or type(error).__name__)
+
+
+def _is_outage(error: BaseException) -> bool:
+    """Errors of the database itself (locked, disk, file), not of our SQL or callbacks."""
+    return isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.IntegrityError | sqlite3.ProgrammingError
+    )
+
+
+class SqliteDatabase:
+    """Per-thread connections to one database file, created with ``schema`` on first use."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._schema = schema
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._closed = False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise unavailable(error) from error
+        self.connection()  # creates the schema; raises if the directory is unusable
+
+    # -- connections -----------------------------------------------------------
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use, reopened after a fork)."""
+        if self._pid != os.getpid():
+            self._after_fork()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StorageUnavailableError(DEPENDENCY, "backend closed")
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def _after_fork(self) -> None:
+        # Connections inherited from the parent must not be used (or closed) here.
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections = []
+        self._pid = os.getpid()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,  # explicit BEGIN/COMMIT only
+                check_same_thread=False,  # used by one thread; closed by close()
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            self._set_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.executescript(self._schema)
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
+        return conn
+
+    @staticmethod
+    def _set_wal(conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs a moment of exclusive access: retry while busy.
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+                continue
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot enable WAL (journal_mode={mode})")
+            return
+
+    # -- transactions ----------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database write lock from its start."""
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same snapshot."""
+        with self._transaction("BEGIN DEFERRED") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        conn = self.connection()
+        if conn.in_transaction:  # nested use in one thread: join the open transaction
+            yield conn
+            return
+        try:
+            conn.execute(begin)
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
+        try:
+            yield conn
+        except BaseException as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if _is_outage(error):
+                raise unavailable(error) from error
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise unavailable(error) from error
+
+    # -- lifecycle -------------------------------------------------------------
+    def ping(self) -> None:
+        """Raise :class:`StorageUnavailableError` unless the database answers."""
+        try:
+            self.connection().execute("SELECT 1").fetchone()
+        except sqlite3.Error as error:
+            raise unavailable(error) from error
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                continue
+        self._local = threading.local()
