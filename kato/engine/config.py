@@ -141,7 +141,9 @@ def _int_rule(lo: int | None, hi: int | None, message: str) -> tuple[Callable[[A
     return check, message
 
 
-def _num_rule(lo: float | None, hi: float | None, message: str) -> tuple[Callable[[Any], bool], str]:
+def _num_rule(
+    lo: float | None, hi: float | None, message: str
+) -> tuple[Callable[[Any], bool], str]:
     def check(v: Any) -> bool:
         return _is_number(v) and (lo is None or v >= lo) and (hi is None or v <= hi)
 
@@ -170,7 +172,11 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "fuzzy_token_threshold": _num_rule(0.0, 1.0, _UNIT),
     "affinity_emotive": ((lambda v: isinstance(v, str) and v != ""), "Must be a non-empty string"),
     "filter_pipeline": (
-        (lambda v: isinstance(v, list) and all(isinstance(s, str) and s in FILTER_STAGES for s in v)),
+        (
+            lambda v: (
+                isinstance(v, list) and all(isinstance(s, str) and s in FILTER_STAGES for s in v)
+            )
+        ),
         "Must be a list of filter names from: " + ", ".join(FILTER_STAGES),
     ),
     "length_min_ratio": _num_rule(0.0, 1.0, _UNIT),
@@ -181,9 +187,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "minhash_bands": _int_rule(1, 100, "Must be an integer between 1 and 100"),
     "minhash_rows": _int_rule(1, 20, "Must be an integer between 1 and 20"),
     "minhash_num_hashes": _int_rule(10, 256, "Must be an integer between 10 and 256"),
-    "bloom_false_positive_rate": _num_rule(
-        0.0001, 0.1, "Must be a number between 0.0001 and 0.1"
-    ),
+    "bloom_false_positive_rate": _num_rule(0.0001, 0.1, "Must be a number between 0.0001 and 0.1"),
     "max_candidates_per_stage": _int_rule(
         100, None, "Must be an integer greater than or equal to 100"
     ),

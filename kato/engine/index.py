@@ -19,7 +19,7 @@ from kato.engine.types import PatternData
 class IndexedPattern:
     """Immutable facts about one stored pattern, precomputed once per worker."""
 
-    __slots__ = ("data", "distinct", "first", "flat", "length", "name")
+    __slots__ = ("data", "distinct", "first", "flat", "joined_length", "length", "name")
 
     def __init__(self, name: str, data: PatternData) -> None:
         self.name = name
@@ -28,6 +28,7 @@ class IndexedPattern:
         self.length = len(self.flat)
         self.first = data[0][0]
         self.distinct: dict[str, int] = dict(Counter(self.flat))
+        self.joined_length = sum(len(s) for s in self.flat) + self.length - 1  # " ".join(flat)
 
 
 class PatternIndex:

@@ -71,7 +71,9 @@ class NodeEngine:
         :class:`~kato.engine.errors.InvalidObservationError` before changing anything.
         """
         learned = observing.observe(self, state, observation, config)
-        return ObserveResult(stm_length=len(state.stm), time=state.time, auto_learned_pattern=learned)
+        return ObserveResult(
+            stm_length=len(state.stm), time=state.time, auto_learned_pattern=learned
+        )
 
     def learn(self, state: SessionState, config: EngineConfig) -> str:
         """Manual learn (engine §5): ``"PTRN|<hash>"``, or ``""`` when nothing was learnable.

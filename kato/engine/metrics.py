@@ -1,0 +1,204 @@
+"""The metric formulas of the prediction object (engine §6.7, §6.10, §6.13, §6.16, §5.12).
+
+Each formula is written once, in the evaluation order the contract prescribes
+(engine §7): sums start from 0.0 and run in the stated order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from kato.engine.types import PrecomputedMetrics
+
+
+def distinct_in_order(symbols: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(symbols))
+
+
+# -- base fields ---------------------------------------------------------------
+def snr(matches: int, extras: int) -> float:
+    """Multi-symbol snr: ``(2m - e) / (2m + e)``, 0.0 when the denominator is 0."""
+    denominator = 2.0 * matches + extras
+    return 0.0 if denominator == 0 else (2.0 * matches - extras) / denominator
+
+
+def fast_path_snr(matches: int, extras: int) -> float:
+    """Single-symbol snr: ``m / (m + e)``, 0.0 when the denominator is 0."""
+    return 0.0 if matches + extras == 0 else matches / (matches + extras)
+
+
+def ratio_or_zero(numerator: float, denominator: float) -> float:
+    return 0.0 if denominator == 0 else numerator / denominator
+
+
+def fragmentation_term(fragmentation: float) -> float:
+    return 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
+
+
+def pre_potential(
+    evidence: float, confidence: float, snr_value: float, fragmentation: float
+) -> float:
+    """The internal pruning score of §6.11 (always unweighted)."""
+    return (evidence + confidence) * snr_value + fragmentation_term(fragmentation)
+
+
+def potential(
+    evidence: float, confidence: float, snr_value: float, itfdf: float, fragmentation: float
+) -> float:
+    """Multi-symbol potential (§6.16)."""
+    return ((evidence + confidence) * snr_value + itfdf) + fragmentation_term(fragmentation)
+
+
+def fast_path_potential(
+    evidence: float, confidence: float, snr_value: float, fragmentation: int
+) -> float:
+    """Single-symbol potential (§6.19): no itfdf term."""
+    return (evidence + confidence) * snr_value + fragmentation_term(fragmentation)
+
+
+# -- affinity weighting (§6.10) ------------------------------------------------
+def token_weight(affinity: float, symbol_frequency: int) -> float:
+    if symbol_frequency > 0 and affinity != 0:
+        return abs(affinity) / symbol_frequency + 0.01
+    return 0.01
+
+
+def weight_sum(tokens: Iterable[str], weights: Mapping[str, float]) -> float:
+    total = 0.0
+    for token in tokens:
+        total += weights.get(token, 0.0)
+    return total
+
+
+def weighted_fields(
+    weights: Mapping[str, float],
+    state: Sequence[str],
+    pattern: Sequence[str],
+    matches: Sequence[str],
+    present: Sequence[str],
+    extras: Sequence[str],
+) -> tuple[float | None, float, float, float]:
+    """(weighted_similarity, weighted_evidence, weighted_confidence, weighted_snr)."""
+    w_matches = weight_sum(matches, weights)
+    w_pattern = weight_sum(pattern, weights)
+    denominator = weight_sum(state, weights) + w_pattern
+    similarity = None if denominator == 0 else 2.0 * w_matches / denominator
+    return (
+        similarity,
+        ratio_or_zero(w_matches, w_pattern),
+        ratio_or_zero(w_matches, weight_sum(present, weights)),
+        ratio_or_zero(w_matches, w_matches + weight_sum(extras, weights)),
+    )
+
+
+# -- ensemble metrics (§6.13) --------------------------------------------------
+def itfdf_similarity(
+    present: Sequence[str],
+    state: Sequence[str],
+    spc: Mapping[str, float],
+    frequency: int,
+    ensemble_frequency: int,
+) -> float:
+    """``1 - distance*frequency/F`` with a cosine distance over spc-weighted counts."""
+    present_counts = Counter(present)
+    state_counts = Counter(state)
+    dot = 0.0
+    norm_p = 0.0
+    norm_s = 0.0
+    for symbol in sorted(set(present_counts) | set(state_counts)):
+        probability = spc.get(symbol, 0)
+        v_state = probability * state_counts.get(symbol, 0)
+        v_pat = probability * present_counts.get(symbol, 0)
+        dot += v_pat * v_state
+        norm_p += v_pat * v_pat
+        norm_s += v_state * v_state
+    norm_p = math.sqrt(norm_p)
+    norm_s = math.sqrt(norm_s)
+    if norm_s == 0:
+        distance = 1.0
+    else:
+        product = norm_p * norm_s
+        cosine = 0.0 if product == 0 else dot / product
+        distance = 1.0 - cosine
+    return 1 - (distance * frequency / ensemble_frequency)
+
+
+def confluence(present: Sequence[str], spc: Mapping[str, float], frequency: int, tpf: int) -> float:
+    if not present:
+        return 0.0
+    log_sum = 0.0
+    for symbol in present:
+        q = spc.get(symbol, 0)
+        log_sum += math.log10(q if q > 0 else 1e-10)
+    share = 0.0 if tpf == 0 else frequency / tpf
+    return share * (1 - 10**log_sum)
+
+
+def _log(x: float, base: int) -> float:
+    return math.log(x, base)
+
+
+def shannon_entropies(symbols: Sequence[str], distinct_count: int) -> tuple[float, float]:
+    """(entropy, normalized_entropy) of a symbol list; sums over distinct symbols in order."""
+    if not symbols:
+        return 0.0, 0.0
+    counts = Counter(symbols)
+    total = len(symbols)
+    entropy = 0.0
+    normalized = 0.0
+    for symbol in distinct_in_order(symbols):
+        p = counts[symbol] / total
+        entropy -= p * math.log2(p)
+        if distinct_count > 1:
+            normalized -= p * _log(p, distinct_count)
+    return entropy, normalized
+
+
+def global_normalized_entropy(
+    symbols: Iterable[str], probability: Mapping[str, float], distinct_count: int
+) -> float:
+    """``-sum P(s) log_T P(s)`` over distinct symbols with P(s) > 0; 0.0 if T <= 1."""
+    if distinct_count <= 1:
+        return 0.0
+    h = 0.0
+    for symbol in distinct_in_order(symbols):
+        p = probability.get(symbol, 0)
+        if p > 0:
+            h -= p * _log(p, distinct_count)
+    return h
+
+
+def term_frequencies(symbols: Sequence[str]) -> list[tuple[str, float]]:
+    """``{s: c_s / L}`` over distinct symbols in first-occurrence order."""
+    counts = Counter(symbols)
+    total = len(symbols)
+    return [(s, counts[s] / total) for s in distinct_in_order(symbols)]
+
+
+def tfidf_score(
+    tf: Sequence[tuple[str, float]], spc: Mapping[str, float], n_patterns: int
+) -> float:
+    """Mean of ``tf * (log2(N / n_s) + 1)`` (§6.13 item 4)."""
+    if not tf or n_patterns == 0:
+        return 0.0
+    total = 0.0
+    for symbol, frequency in tf:
+        n_s = (int(spc[symbol] * n_patterns) or 1) if symbol in spc else 1
+        total += frequency * (math.log2(n_patterns / n_s) + 1)
+    return total / len(tf)
+
+
+def finalize_pattern_metrics(
+    flat: Sequence[str], pmf: Mapping[str, int], n_patterns: int, distinct_count: int
+) -> PrecomputedMetrics:
+    """finalize-training values of one whole pattern (§5.12)."""
+    entropy, normalized = shannon_entropies(flat, distinct_count)
+    probability = {s: pmf.get(s, 0) / n_patterns for s in set(flat)} if n_patterns else {}
+    return PrecomputedMetrics(
+        entropy=entropy,
+        normalized_entropy=normalized,
+        global_normalized_entropy=global_normalized_entropy(flat, probability, distinct_count),
+        tf_vector=tuple(term_frequencies(flat)),
+    )

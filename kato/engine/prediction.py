@@ -1,0 +1,446 @@
+"""Predictions for an STM (engine §6): candidate search, both paths, ensemble and ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kato.engine import metrics
+from kato.engine.alignment import (
+    EventAlignment,
+    FlatAlignment,
+    apply_fuzzy_tokens,
+    expand_events,
+    flat_alignment,
+    flat_diff,
+    matching_blocks,
+    unaligned,
+)
+from kato.engine.config import EngineConfig
+from kato.engine.emotives import average_emotives
+from kato.engine.filters import FilterPipeline
+from kato.engine.index import IndexedPattern, PatternIndex
+from kato.engine.ports import KnowledgeBase
+from kato.engine.similarity import (
+    fast_path_similarity,
+    passes_threshold,
+    similarity_score,
+    state_ids,
+)
+from kato.engine.types import JSONObject, PatternRecord
+
+if TYPE_CHECKING:
+    from kato.engine.node import NodeEngine
+
+# A bound may only prune what cannot pass: keep a margin over the threshold tests' own.
+_BOUND_MARGIN = 1e-7
+
+FAST_PATH_RANK_FIELDS = frozenset(
+    {
+        "potential",
+        "similarity",
+        "evidence",
+        "confidence",
+        "snr",
+        "fragmentation",
+        "frequency",
+        "weighted_similarity",
+        "weighted_evidence",
+        "weighted_confidence",
+        "weighted_snr",
+    }
+)
+
+
+def predict(
+    engine: NodeEngine, stm: list[list[str]], config: EngineConfig, *, brute_force: bool = False
+) -> tuple[list[JSONObject], list[JSONObject]]:
+    """(predictions, future_potentials) for ``stm`` with the session's config.
+
+    ``brute_force`` evaluates every pattern of the node without index pruning;
+    it exists so tests and benchmarks can check the indexed search against it.
+    """
+    state = [symbol for event in stm for symbol in event]
+    if not state:
+        return [], []
+    engine.index.sync(engine.kb)
+    if len(state) == 1:
+        return _fast_path(engine.kb, engine.index, state[0], config), []
+    return _multi_symbol(engine, stm, state, config, brute_force)
+
+
+# -- candidate search ----------------------------------------------------------
+def candidate_ids(
+    index: PatternIndex,
+    state: Sequence[str],
+    config: EngineConfig,
+    minhash_hash: str,
+    brute_force: bool,
+) -> list[int]:
+    """Patterns worth evaluating: a superset of those that can pass the threshold."""
+    if config.filter_pipeline:
+        return FilterPipeline(index, config, minhash_hash).run(state)
+    threshold = config.recall_threshold
+    if brute_force or threshold <= 0:
+        return index.all_ids()
+    floor = threshold - _BOUND_MARGIN
+    size = len(state)
+    if config.use_token_matching:
+        # similarity = 2*lcs/(P+S) and lcs <= the multiset overlap of the symbols.
+        return [
+            pid
+            for pid, overlap in index.overlaps(state).items()
+            if 2.0 * overlap / (index.pattern(pid).length + size) >= floor
+        ]
+    # Character mode: the character LCS is at most the shorter text.
+    text_length = sum(len(s) for s in state) + size - 1
+    return [
+        pid
+        for pid in index.all_ids()
+        if 2.0 * min(text_length, p_len := index.pattern(pid).joined_length) / (text_length + p_len)
+        >= floor
+    ]
+
+
+# -- multi-symbol path ---------------------------------------------------------
+@dataclass(slots=True)
+class _Candidate:
+    pattern: IndexedPattern
+    similarity: float
+    alignment: FlatAlignment
+    events: EventAlignment
+    evidence: float
+    confidence: float
+    snr: float
+    fragmentation: float
+    record: PatternRecord | None = None
+
+    @property
+    def name(self) -> str:
+        return self.pattern.name
+
+
+def _evaluate(
+    pattern: IndexedPattern,
+    stm: list[list[str]],
+    state: list[str],
+    ids: dict[str, int],
+    config: EngineConfig,
+) -> _Candidate | None:
+    threshold = config.recall_threshold
+    score = similarity_score(pattern.flat, state, ids, config.use_token_matching)
+    if not passes_threshold(score, threshold):
+        return None
+    alignment = flat_alignment(pattern.flat, state)
+    if alignment is None:
+        if threshold > 0:
+            return None
+        alignment = unaligned(pattern.flat, state)
+    fuzzy = config.fuzzy_token_threshold or 0.0
+    if fuzzy > 0:
+        apply_fuzzy_tokens(alignment, pattern.flat, state, fuzzy)
+    similarity = score / 100.0
+    if similarity < threshold:
+        return None
+    events = expand_events(pattern.data, stm, alignment)
+    matched = len(alignment.matches)
+    present_length = sum(len(event) for event in events.present)
+    return _Candidate(
+        pattern=pattern,
+        similarity=similarity,
+        alignment=alignment,
+        events=events,
+        evidence=matched / pattern.length,
+        confidence=metrics.ratio_or_zero(matched, present_length),
+        snr=metrics.snr(matched, len(alignment.extras_flat)),
+        fragmentation=float(len(alignment.blocks) - 1),
+    )
+
+
+def _prune(candidates: list[_Candidate], keep: int) -> list[_Candidate]:
+    """Keep the ``keep`` best by the internal pre-potential (ties by name), §6.11."""
+    if len(candidates) <= keep:
+        return candidates
+    ranked = sorted(
+        candidates,
+        key=lambda c: (
+            -metrics.pre_potential(c.evidence, c.confidence, c.snr, c.fragmentation),
+            c.name,
+        ),
+    )
+    return ranked[:keep]
+
+
+def _frequency(record: PatternRecord) -> int:
+    return record.frequency if record.frequency > 0 else 1
+
+
+def _affinity_weights(kb: KnowledgeBase, symbols: Iterable[str], emotive: str) -> dict[str, float]:
+    distinct = list(dict.fromkeys(symbols))
+    affinities = kb.affinities(distinct)
+    frequencies = kb.symbol_frequencies(distinct)
+    return {
+        s: metrics.token_weight(affinities.get(s, {}).get(emotive, 0.0), frequencies.get(s, 0))
+        for s in distinct
+    }
+
+
+def _multi_symbol(
+    engine: NodeEngine,
+    stm: list[list[str]],
+    state: list[str],
+    config: EngineConfig,
+    brute_force: bool,
+) -> tuple[list[JSONObject], list[JSONObject]]:
+    index = engine.index
+    ids = state_ids(state)
+    pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
+    evaluated = [c for pid in pool if (c := _evaluate(index.pattern(pid), stm, state, ids, config))]
+    ensemble = sorted(_prune(evaluated, 3 * config.max_predictions), key=lambda c: c.name)
+    if not ensemble:
+        return [], []
+
+    kb = engine.kb
+    records = kb.get_patterns(c.name for c in ensemble)
+    ensemble = [c for c in ensemble if c.name in records]
+    for c in ensemble:
+        c.record = records[c.name]
+    if not ensemble:
+        return [], []
+    stats = kb.global_stats()
+    n_patterns = stats.total_unique_patterns
+    distinct_count = stats.distinct_symbols
+    total_frequency = 0
+    for c in ensemble:
+        total_frequency += _frequency(c.record)  # type: ignore[arg-type]
+
+    spc_symbols: dict[str, None] = {}
+    for c in ensemble:
+        spc_symbols.update(dict.fromkeys(c.alignment.matches))
+        for event in c.events.missing:
+            spc_symbols.update(dict.fromkeys(event))
+    pmf = kb.pattern_member_frequencies(spc_symbols)
+    spc = {
+        s: (pmf[s] / n_patterns if pmf.get(s, 0) >= 1 and n_patterns else 0) for s in spc_symbols
+    }
+    precomputed = kb.precomputed_metrics(c.name for c in ensemble)
+    weights = (
+        _affinity_weights(kb, state, config.affinity_emotive) if config.affinity_emotive else None
+    )
+
+    objects: list[JSONObject] = []
+    for c in ensemble:
+        assert c.record is not None
+        frequency = _frequency(c.record)
+        present = [s for event in c.events.present for s in event]
+        stored = precomputed.get(c.name)
+        if stored is not None:
+            entropy = stored.entropy
+            normalized_entropy = stored.normalized_entropy
+            gne = stored.global_normalized_entropy
+            tf = list(stored.tf_vector)
+        else:
+            entropy, normalized_entropy = metrics.shannon_entropies(present, distinct_count)
+            gne = metrics.global_normalized_entropy(present, spc, distinct_count)
+            tf = metrics.term_frequencies(present) if present else []
+        itfdf = metrics.itfdf_similarity(present, state, spc, frequency, total_frequency)
+        if weights is not None:
+            extras_flat = [s for event in c.events.extras for s in event]
+            w_sim, w_ev, w_conf, w_snr = metrics.weighted_fields(
+                weights, state, c.pattern.flat, c.alignment.matches, present, extras_flat
+            )
+            ev, conf, sn = w_ev, w_conf, w_snr
+            weighted: tuple[Any, Any, Any, Any] = (w_sim, w_ev, w_conf, w_snr)
+        else:
+            ev, conf, sn = c.evidence, c.confidence, c.snr
+            weighted = (None, None, None, None)
+        probability = frequency / total_frequency
+        objects.append(
+            {
+                "type": "prototypical",
+                "name": c.name,
+                "frequency": frequency,
+                "emotives": average_emotives(c.record.emotives),
+                "matches": list(c.alignment.matches),
+                "past": c.events.past,
+                "present": c.events.present,
+                "missing": c.events.missing,
+                "extras": c.events.extras,
+                "anomalies": list(c.alignment.anomalies),
+                "potential": metrics.potential(ev, conf, sn, itfdf, c.fragmentation),
+                "evidence": c.evidence,
+                "similarity": c.similarity,
+                "fragmentation": c.fragmentation,
+                "snr": c.snr,
+                "confluence": metrics.confluence(
+                    present, spc, frequency, stats.total_pattern_frequencies
+                ),
+                "predictive_information": 0.0,
+                "sequence": [list(event) for event in c.pattern.data],
+                "future": c.events.future,
+                "confidence": c.confidence,
+                "weighted_similarity": weighted[0],
+                "weighted_evidence": weighted[1],
+                "weighted_confidence": weighted[2],
+                "weighted_snr": weighted[3],
+                "entropy": entropy,
+                "normalized_entropy": normalized_entropy,
+                "global_normalized_entropy": gne,
+                "itfdf_similarity": itfdf,
+                "tfidf_score": metrics.tfidf_score(tf, spc, n_patterns),
+                "pattern_probability": probability,
+                "weighted_strength": c.similarity * probability,
+                "bayesian_posterior": 0.0,
+                "bayesian_prior": probability,
+                "bayesian_likelihood": c.similarity,
+            }
+        )
+    future_potentials = _future_potentials(objects)
+    _bayesian_posteriors(objects)
+    ranked = rank(objects, config.rank_sort_algo)
+    return ranked[: config.max_predictions], future_potentials
+
+
+def _future_key(future: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(sorted(event)) for event in future)
+
+
+def _canonical_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _future_potentials(objects: list[JSONObject]) -> list[JSONObject]:
+    """Group non-empty futures (§6.14), set predictive_information, return the groups."""
+    groups: dict[tuple[tuple[str, ...], ...], JSONObject] = {}
+    for obj in objects:  # name order
+        if not obj["future"]:
+            continue
+        key = _future_key(obj["future"])
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {
+                "future": obj["future"],
+                "aggregate_potential": 0.0,
+                "supporting_patterns": 0,
+                "total_weighted_frequency": 0.0,
+            }
+        group["total_weighted_frequency"] += obj["frequency"] * obj["similarity"]
+        group["supporting_patterns"] += 1
+    total = 0.0
+    for group in groups.values():
+        total += group["total_weighted_frequency"]
+    for group in groups.values():
+        group["aggregate_potential"] = (
+            0.0 if total == 0 else group["total_weighted_frequency"] / total
+        )
+    for obj in objects:
+        if not obj["future"]:
+            continue
+        aggregate = groups[_future_key(obj["future"])]["aggregate_potential"]
+        obj["predictive_information"] = (
+            0.0 if aggregate == 0 else obj["weighted_strength"] / aggregate
+        )
+    return sorted(
+        groups.values(),
+        key=lambda g: (-g["aggregate_potential"], _canonical_json(g["future"])),
+    )
+
+
+def _bayesian_posteriors(objects: list[JSONObject]) -> None:
+    evidence_total = 0.0
+    for obj in objects:  # name order
+        evidence_total += obj["similarity"] * obj["bayesian_prior"]
+    for obj in objects:
+        obj["bayesian_posterior"] = (
+            0.0
+            if evidence_total == 0
+            else (obj["similarity"] * obj["bayesian_prior"]) / evidence_total
+        )
+
+
+def rank(objects: list[JSONObject], field: str) -> list[JSONObject]:
+    """Descending by ``field``, nulls last, ties by name (§6.17)."""
+
+    def key(obj: JSONObject) -> tuple[bool, float, str]:
+        value = obj.get(field)
+        return (value is None, 0.0 if value is None else -value, obj["name"])
+
+    return sorted(objects, key=key)
+
+
+# -- single-symbol fast path (§6.19) ---------------------------------------------
+def _fast_path(
+    kb: KnowledgeBase, index: PatternIndex, symbol: str, config: EngineConfig
+) -> list[JSONObject]:
+    patterns = sorted(
+        (index.pattern(pid) for pid in index.ids_with_first_symbol(symbol)),
+        key=lambda p: p.name,
+    )
+    if not patterns:
+        return []
+    records = kb.get_patterns(p.name for p in patterns)
+    patterns = [p for p in patterns if p.name in records]
+    weights = None
+    if config.affinity_emotive:
+        tokens = [symbol, *(s for p in patterns for s in p.flat)]
+        weights = _affinity_weights(kb, tokens, config.affinity_emotive)
+    objects = [_fast_path_object(p, records[p.name], symbol, config, weights) for p in patterns]
+    field = config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
+    return rank(objects, field)[: config.max_predictions]
+
+
+def _fast_path_object(
+    pattern: IndexedPattern,
+    record: PatternRecord,
+    symbol: str,
+    config: EngineConfig,
+    weights: dict[str, float] | None,
+) -> JSONObject:
+    flat = list(pattern.flat)
+    state = [symbol]
+    blocks = matching_blocks(flat, state)
+    if blocks:
+        i0 = blocks[0][0]
+        i1, _, k1 = blocks[-1]
+        past, present = flat[:i0], flat[i0 : i1 + k1]
+    else:
+        past, present = [], flat
+    matches = [s for _, j, size in blocks for s in state[j : j + size]]
+    missing, extras = flat_diff(present, state)
+    matched = len(matches)
+    evidence = matched / len(flat)
+    confidence = metrics.ratio_or_zero(matched, len(present))
+    snr = metrics.fast_path_snr(matched, len(extras))
+    fragmentation = len(blocks) - 1
+    weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
+    ev, conf, sn = evidence, confidence, snr
+    if weights is not None:
+        weighted = metrics.weighted_fields(weights, state, flat, matches, present, extras)
+        ev, conf, sn = weighted[1], weighted[2], weighted[3]
+    return {
+        "name": pattern.name,
+        "pattern_data": [list(event) for event in pattern.data],
+        "length": pattern.length,
+        "frequency": _frequency(record),
+        "emotives": average_emotives(record.emotives),
+        "matches": matches,
+        "missing": missing,
+        "present": present,
+        "past": past,
+        "future": flat[len(past) + len(present) :],
+        "extras": extras,
+        "similarity": fast_path_similarity(flat, symbol, config.use_token_matching),
+        "evidence": evidence,
+        "confidence": confidence,
+        "snr": snr,
+        "fragmentation": fragmentation,
+        "anomalies": [],
+        "weighted_similarity": weighted[0],
+        "weighted_evidence": weighted[1],
+        "weighted_confidence": weighted[2],
+        "weighted_snr": weighted[3],
+        "potential": metrics.fast_path_potential(ev, conf, sn, fragmentation),
+    }
