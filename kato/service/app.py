@@ -1,0 +1,129 @@
+"""The FastAPI application: ``create_app()`` and the importable ASGI ``app``.
+
+``uvicorn kato.service.app:app`` (and gunicorn's uvicorn worker) import ``app``;
+it is created on first access from the environment, so importing this module
+for ``create_app`` has no side effects. The storage backend is opened lazily on
+first use in each worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from kato.service import (
+    routes_config,
+    routes_health,
+    routes_learning,
+    routes_monitoring,
+    routes_node,
+    routes_observe,
+    routes_session_data,
+    routes_sessions,
+    websocket,
+)
+from kato.service.context import ServiceContext
+from kato.service.errors import install_error_handlers
+from kato.service.json_response import KatoJSONResponse
+from kato.service.logging_setup import configure_logging
+from kato.service.middleware import SessionGuardMiddleware, TraceMiddleware
+from kato.service.sessions import SessionService
+from kato.service.settings import Settings, load_settings
+from kato.storage.ports import Backend
+
+API_DESCRIPTION = (
+    "Deterministic, explainable memory for agents: sessions stream observations into "
+    "short-term memory, learn patterns per node and return traceable predictions. "
+    "Wire-compatible with KATO 3.10.1 clients."
+)
+
+_ROUTERS = (
+    routes_health.router,
+    routes_sessions.router,
+    routes_config.router,
+    routes_observe.router,
+    routes_learning.router,
+    routes_session_data.router,
+    routes_node.router,
+    routes_monitoring.router,
+    websocket.router,
+)
+
+
+def _default_backend_factory(settings: Settings) -> Callable[[], Backend]:
+    def build() -> Backend:
+        from kato.storage.factory import build_backend
+
+        return build_backend(settings.storage)
+
+    return build
+
+
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    """Build the service. Without ``backend`` one is built from ``settings.storage``."""
+    settings = settings or load_settings()
+    factory: Callable[[], Backend] = (
+        (lambda: backend) if backend is not None else _default_backend_factory(settings)
+    )
+    context = ServiceContext(settings=settings, backend_factory=factory)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if backend is None:
+            context.close()
+
+    app = FastAPI(
+        title="KATO API",
+        version="3.10.1",
+        description=API_DESCRIPTION,
+        default_response_class=KatoJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.kato = context
+    install_error_handlers(app)
+    for router in _ROUTERS:
+        app.include_router(router)
+
+    # Added innermost first: CORS, then the session guard, then the trace layer (outermost).
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(SessionGuardMiddleware, sessions=lambda: SessionService(context))
+    app.add_middleware(
+        TraceMiddleware,
+        monitoring=lambda: context.monitoring,
+        max_body=settings.kato_max_body_bytes,
+    )
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def get_app() -> FastAPI:
+    """The process-wide application, built from the environment on first use."""
+    global _app
+    if _app is None:
+        settings = load_settings()
+        configure_logging(settings)
+        logging.getLogger("kato.service").info(
+            "KATO service starting (storage: %s)", settings.storage.backend
+        )
+        _app = create_app(settings)
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return get_app()
+    raise AttributeError(name)

@@ -1,0 +1,94 @@
+"""Everything a request handler needs, built once per worker process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from kato.service.monitoring import Monitoring
+from kato.service.node_registry import NodeRegistry
+from kato.service.settings import Settings
+from kato.storage.keys import display_kb_id, node_key
+from kato.storage.ports import Backend
+
+if TYPE_CHECKING:
+    from kato.engine import EngineConfig, NodeEngine
+    from kato.engine.ports import KnowledgeBase
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    backend_factory: Callable[[], Backend]
+    monitoring: Monitoring = field(default_factory=Monitoring)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    started_epoch: float = field(default_factory=time.time)
+    _backend: Backend | None = None
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.nodes = NodeRegistry(self.settings.session_ttl)
+        self.default_config = self.settings.default_config
+        self._engine_settings = self.settings.engine_settings
+        self._count_cache: tuple[float, int] | None = None
+        self.metrics_cache: tuple[float, dict[str, Any]] | None = None
+        self.prometheus_registry: Any = None
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            with self._backend_lock:
+                if self._backend is None:
+                    self._backend = self.backend_factory()
+        return self._backend
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def uptime_seconds(self) -> float:
+        return round(time.monotonic() - self.started_monotonic, 3)
+
+    def display_id(self, node_id: str) -> str:
+        return display_kb_id(self.settings.service_name, node_id)
+
+    def engine(self, node_id: str) -> NodeEngine:
+        """The engine of a node, over the shared stores of the backend."""
+        from kato.engine import NodeEngine
+
+        key = node_key(self.settings.service_name, node_id)
+        handle = self.backend.node(key)
+        self.nodes.touch(key, node_id, self.display_id(node_id))
+        return NodeEngine(handle.kb, handle.vectors, handle.index, self._engine_settings)
+
+    def knowledge_base(self, node_id: str) -> KnowledgeBase:
+        """A node's knowledge base for read-only node-scoped routes (no bookkeeping)."""
+        return self.backend.node(node_key(self.settings.service_name, node_id)).kb
+
+    def session_config(self, overrides: dict[str, object]) -> EngineConfig:
+        return self.default_config.with_overrides(overrides)
+
+    def session_count(self) -> int:
+        """Live sessions, cached for SESSION_COUNT_CACHE_TTL_SECONDS (api.md §5.2)."""
+        ttl = self.settings.session_count_cache_ttl_seconds
+        now = time.monotonic()
+        if self._count_cache is not None and now - self._count_cache[0] < ttl:
+            return self._count_cache[1]
+        count = self.backend.sessions.count()
+        self._count_cache = (now, count)
+        return count
+
+    def forget_session_count(self) -> None:
+        """This worker changed the session set: do not serve its stale cached count."""
+        self._count_cache = None
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.kato
+    return context

@@ -1,0 +1,48 @@
+"""Compact, deterministic JSON bodies (api.md §2.2).
+
+Python's ``json`` writes floats with ``repr`` (``1e-05``, ``3.666666666666666``)
+exactly as the contract requires; orjson would print ``1e-5``. Non-ASCII is kept
+as is, NaN and infinities are refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+
+def dumps(content: Any) -> str:
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class KatoJSONResponse(JSONResponse):
+    """The response class of every JSON route."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode("utf-8")
+
+
+def json_safe(value: Any) -> Any:
+    """A JSON-encodable copy of arbitrary echoed input (validation errors echo client input).
+
+    Non-finite floats become their names, bytes are decoded leniently, and any
+    other object becomes its ``str``.
+    """
+    if isinstance(value, str | bool | int) or value is None:
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return str(value)

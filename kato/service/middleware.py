@@ -1,0 +1,179 @@
+"""ASGI middleware: trace ids and error safety net, the session path guard, body limits.
+
+Order, outermost first: :class:`TraceMiddleware` → :class:`SessionGuardMiddleware`
+→ Starlette's ``CORSMiddleware`` → routing. The guard runs before routing (api.md
+§2.6) and adds the CORS headers to its own 404s itself, so preflights on unknown
+sessions get MW404 with CORS headers too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kato.service.errors import TRACE_ID_SCOPE_KEY, server_error_body, session_not_found_body
+from kato.service.json_response import dumps
+from kato.service.monitoring import Monitoring
+from kato.service.sessions import SessionService, guarded_session_id
+from kato.storage.ports import StorageUnavailableError
+
+logger = logging.getLogger("kato.service")
+
+GUARDED_SESSION_SCOPE_KEY = "kato.session_id"
+
+
+class BodyTooLargeError(Exception):
+    """The request body exceeded the configured limit."""
+
+
+def cors_headers(request_headers: Headers) -> list[tuple[bytes, bytes]]:
+    """The simple-response CORS headers Starlette's CORSMiddleware would add (allow all)."""
+    origin = request_headers.get("origin")
+    if origin is None:
+        return []
+    if "cookie" in request_headers:
+        return [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-credentials", b"true"),
+            (b"vary", b"Origin"),
+        ]
+    return [
+        (b"access-control-allow-origin", b"*"),
+        (b"access-control-allow-credentials", b"true"),
+    ]
+
+
+async def send_json(
+    send: Send, status: int, body: object, extra_headers: list[tuple[bytes, bytes]]
+) -> None:
+    payload = dumps(body).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        *extra_headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _request_session_id(headers: Headers) -> str | None:
+    """``X-Session-ID`` header, else the ``session_id`` cookie (echoed on non-session paths)."""
+    value = headers.get("x-session-id")
+    if value is not None:
+        return value
+    cookie_header = headers.get("cookie")
+    if not cookie_header:
+        return None
+    cookies: SimpleCookie = SimpleCookie()
+    try:
+        cookies.load(cookie_header)
+    except Exception:  # a malformed cookie is simply not a session id
+        return None
+    morsel = cookies.get("session_id")
+    return morsel.value if morsel is not None else None
+
+
+def _is_session_path(path: str) -> bool:
+    return path == "/sessions" or path.startswith("/sessions/")
+
+
+class TraceMiddleware:
+    """Trace id on every response, X-Session-ID rules, metrics, and JSON 5xx for any failure."""
+
+    def __init__(self, app: ASGIApp, monitoring: Callable[[], Monitoring], max_body: int) -> None:
+        self.app = app
+        self.monitoring = monitoring
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        trace_id = headers.get("x-trace-id") or f"kato-{uuid.uuid4().hex}"
+        scope[TRACE_ID_SCOPE_KEY] = trace_id
+        echoed_session = None if _is_session_path(scope["path"]) else _request_session_id(headers)
+        started = False
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started, status
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                response_headers = MutableHeaders(scope=message)
+                response_headers["X-Trace-ID"] = trace_id
+                session_id = scope.get(GUARDED_SESSION_SCOPE_KEY) or echoed_session
+                if session_id is not None:
+                    response_headers["X-Session-ID"] = session_id
+            await send(message)
+
+        monitoring = self.monitoring()
+        monitoring.request_started()
+        begin = time.perf_counter()
+        try:
+            length = headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                raise BodyTooLargeError()
+            await self.app(scope, self._limited(receive), send_with_headers)
+        except Exception as exc:
+            if started:
+                raise
+            status, body = self._failure(exc, scope)
+            await send_json(send_with_headers, status, body, cors_headers(headers))
+        finally:
+            monitoring.request_finished(scope["method"], status, time.perf_counter() - begin)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLargeError()
+            return message
+
+        return limited_receive
+
+    def _failure(self, exc: Exception, scope: Scope) -> tuple[int, object]:
+        if isinstance(exc, BodyTooLargeError):
+            return 413, {"detail": "Request body too large"}
+        if isinstance(exc, StorageUnavailableError):
+            logger.error("storage unavailable: %s", exc)
+            return 503, server_error_body(f"Storage unavailable: {exc.dependency}", scope)
+        logger.exception("unhandled error (trace id %s)", scope.get(TRACE_ID_SCOPE_KEY))
+        return 500, server_error_body("Internal Server Error", scope)
+
+
+class SessionGuardMiddleware:
+    """Answer MW404 before routing for unknown or expired sessions; slide live ones (§2.6)."""
+
+    def __init__(self, app: ASGIApp, sessions: Callable[[], SessionService]) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        session_id = guarded_session_id(scope["method"], scope["path"])
+        if session_id is None:
+            await self.app(scope, receive, send)
+            return
+        live = await run_in_threadpool(self.sessions().touch, session_id)
+        if not live:
+            body = session_not_found_body(session_id)
+            await send_json(send, 404, body, cors_headers(Headers(scope=scope)))
+            return
+        scope[GUARDED_SESSION_SCOPE_KEY] = session_id
+        await self.app(scope, receive, send)

@@ -1,0 +1,214 @@
+"""In-process request and resource statistics behind the monitoring routes (api.md §5.9).
+
+The numbers are per worker and best-effort, as the contract allows; nothing here
+influences a result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+METRIC_NAMES: tuple[str, ...] = (
+    "kato_sessions_total",
+    "kato_sessions_active",
+    "kato_sessions_expired",
+    "kato_requests_total",
+    "kato_request_duration_seconds",
+    "kato_requests_failed",
+    "kato_observations_per_second",
+    "kato_predictions_per_second",
+    "kato_cpu_usage_percent",
+    "kato_memory_usage_bytes",
+    "kato_memory_usage_percent",
+    "kato_clickhouse_connections",
+    "kato_qdrant_connections",
+    "kato_redis_connections",
+    "kato_errors_total",
+    "kato_circuit_breaker_opens",
+)
+_SERIES_LENGTH = 2000
+_RATE_WINDOW_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DataPoint:
+    timestamp: float
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"timestamp": self.timestamp, "value": self.value, "labels": self.labels}
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceReading:
+    cpu_percent: float
+    memory_percent: float
+    memory_bytes: int
+    disk_percent: float
+
+
+def read_resources() -> ResourceReading:
+    memory = psutil.virtual_memory()
+    try:
+        disk = psutil.disk_usage("/").percent
+    except OSError:
+        disk = 0.0
+    return ResourceReading(
+        cpu_percent=float(psutil.cpu_percent(interval=None)),
+        memory_percent=float(memory.percent),
+        memory_bytes=int(psutil.Process().memory_info().rss),
+        disk_percent=float(disk),
+    )
+
+
+class Monitoring:
+    """Counters, a short time series per metric name, and in-flight request tracking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total_requests = 0
+        self.total_errors = 0
+        self.total_failed = 0
+        self.total_duration = 0.0
+        self.sessions_created = 0
+        self.sessions_deleted = 0
+        self.observations = 0
+        self.predictions = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._recent_requests: deque[float] = deque()
+        self._recent_errors: deque[float] = deque()
+        self._recent_observations: deque[float] = deque()
+        self._recent_predictions: deque[float] = deque()
+        self.series: dict[str, deque[DataPoint]] = {
+            name: deque(maxlen=_SERIES_LENGTH) for name in METRIC_NAMES
+        }
+        self.last_collection = time.time()
+        self._stm_sizes: dict[str, tuple[str, int]] = {}
+        psutil.cpu_percent(interval=None)  # prime the CPU reading
+
+    # -- recording -------------------------------------------------------------
+    def request_started(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def request_finished(self, method: str, status: int, duration: float) -> None:
+        now = time.time()
+        labels = {"method": method, "status": str(status)}
+        with self._lock:
+            self.in_flight -= 1
+            self.total_requests += 1
+            self.total_duration += duration
+            self._recent_requests.append(now)
+            self._add("kato_requests_total", now, float(self.total_requests), labels)
+            self._add("kato_request_duration_seconds", now, duration, labels)
+            if status >= 400:
+                self.total_failed += 1
+                self._add("kato_requests_failed", now, float(self.total_failed), labels)
+            if status >= 500:
+                self.total_errors += 1
+                self._recent_errors.append(now)
+                self._add("kato_errors_total", now, float(self.total_errors), labels)
+
+    def session_created(self) -> None:
+        with self._lock:
+            self.sessions_created += 1
+            self._add("kato_sessions_total", time.time(), float(self.sessions_created), {})
+
+    def session_deleted(self) -> None:
+        with self._lock:
+            self.sessions_deleted += 1
+
+    def session_saved(self, session_id: str, node_id: str, stm_length: int) -> None:
+        with self._lock:
+            self._stm_sizes[session_id] = (node_id, stm_length)
+
+    def session_forgotten(self, session_id: str) -> None:
+        with self._lock:
+            self._stm_sizes.pop(session_id, None)
+
+    def stm_summary(self) -> dict[str, float | int]:
+        """Sessions this worker saved: distinct nodes, mean and total STM length."""
+        with self._lock:
+            sizes = list(self._stm_sizes.values())
+        total = sum(length for _, length in sizes)
+        return {
+            "nodes_with_sessions": len({node for node, _ in sizes}),
+            "average_stm_size": total / len(sizes) if sizes else 0.0,
+            "total_stm_events": total,
+        }
+
+    def observed(self, count: int = 1) -> None:
+        now = time.time()
+        with self._lock:
+            self.observations += count
+            self._recent_observations.extend([now] * count)
+
+    def predicted(self) -> None:
+        with self._lock:
+            self.predictions += 1
+            self._recent_predictions.append(time.time())
+
+    def collect(self, active_sessions: int | None) -> ResourceReading:
+        """Sample resources (and the session gauge) into the time series."""
+        reading = read_resources()
+        now = time.time()
+        with self._lock:
+            self.last_collection = now
+            self._add("kato_cpu_usage_percent", now, reading.cpu_percent, {})
+            self._add("kato_memory_usage_percent", now, reading.memory_percent, {})
+            self._add("kato_memory_usage_bytes", now, float(reading.memory_bytes), {})
+            self._add(
+                "kato_observations_per_second", now, self._per_second(self._recent_observations), {}
+            )
+            self._add(
+                "kato_predictions_per_second", now, self._per_second(self._recent_predictions), {}
+            )
+            if active_sessions is not None:
+                self._add("kato_sessions_active", now, float(active_sessions), {})
+        return reading
+
+    def _add(self, name: str, now: float, value: float, labels: dict[str, str]) -> None:
+        self.series[name].append(DataPoint(now, value, labels))
+
+    # -- reading ---------------------------------------------------------------
+    def _trim(self, times: deque[float]) -> int:
+        cutoff = time.time() - _RATE_WINDOW_SECONDS
+        while times and times[0] < cutoff:
+            times.popleft()
+        return len(times)
+
+    def _per_second(self, times: deque[float]) -> float:
+        return self._trim(times) / _RATE_WINDOW_SECONDS
+
+    def rates(self) -> dict[str, float]:
+        with self._lock:
+            per_minute = float(self._trim(self._recent_requests))
+            return {
+                "requests_per_second": per_minute / _RATE_WINDOW_SECONDS,
+                "requests_per_minute": per_minute,
+                "errors_per_minute": float(self._trim(self._recent_errors)),
+                "observations_per_second": self._per_second(self._recent_observations),
+                "predictions_per_second": self._per_second(self._recent_predictions),
+            }
+
+    def average_response_time(self) -> float:
+        with self._lock:
+            return self.total_duration / self.total_requests if self.total_requests else 0.0
+
+    def error_rate(self) -> float:
+        with self._lock:
+            return self.total_errors / self.total_requests if self.total_requests else 0.0
+
+    def points(self, name: str, minutes: float) -> list[DataPoint]:
+        cutoff = time.time() - minutes * 60.0
+        with self._lock:
+            return [point for point in self.series.get(name, ()) if point.timestamp >= cutoff]

@@ -1,0 +1,97 @@
+"""Learning and memory routes (api.md §5.5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from kato.service.context import ServiceContext, get_context
+from kato.service.dependencies import get_sessions
+from kato.service.models import (
+    SESSION_RESPONSES,
+    ClearedAllResponse,
+    ClearedResponse,
+    ErrorDetail,
+    FinalizeResponse,
+    LearnResponse,
+    documented,
+)
+from kato.service.sessions import SessionService
+
+router = APIRouter(tags=["learning"])
+
+
+@router.post(
+    "/sessions/{session_id}/learn",
+    responses=documented(
+        LearnResponse,
+        {**SESSION_RESPONSES, 400: {"model": ErrorDetail, "description": "Empty STM"}},
+    ),
+    summary="Learn a pattern from the STM",
+)
+def learn(
+    session_id: str,
+    context: ServiceContext = Depends(get_context),
+    sessions: SessionService = Depends(get_sessions),
+) -> Any:
+    with sessions.open(session_id) as record:
+        engine = context.engine(record.node_id)
+        name = engine.learn(record.state, context.session_config(record.config))
+        remaining = len(record.state.stm)
+    return {
+        "status": "learned",
+        "pattern_name": name,
+        "session_id": session_id,
+        "processor_id": None,
+        "message": f"Learned pattern {name} from {remaining} events",
+    }
+
+
+@router.post(
+    "/sessions/{session_id}/finalize-training",
+    responses=documented(FinalizeResponse, SESSION_RESPONSES),
+    summary="Precompute per-pattern metrics for the session's node",
+)
+def finalize_training(
+    session_id: str,
+    context: ServiceContext = Depends(get_context),
+    sessions: SessionService = Depends(get_sessions),
+) -> Any:
+    with sessions.open(session_id) as record:
+        result = context.engine(record.node_id).finalize_training()
+    count, time_ms = result.patterns_processed, result.time_ms
+    return {
+        "status": "completed",
+        "patterns_processed": count,
+        "time_ms": time_ms,
+        "session_id": session_id,
+        "node_id": record.node_id,
+        "message": f"Computed Shannon entropy and TF vectors for {count} patterns in {time_ms}ms",
+    }
+
+
+@router.post(
+    "/sessions/{session_id}/clear-stm",
+    responses=documented(ClearedResponse, SESSION_RESPONSES),
+    summary="Clear the session's STM, accumulators and time",
+)
+def clear_stm(session_id: str, sessions: SessionService = Depends(get_sessions)) -> Any:
+    with sessions.open(session_id) as record:
+        record.state.clear()
+    return {"status": "cleared", "session_id": session_id}
+
+
+@router.post(
+    "/sessions/{session_id}/clear-all",
+    responses=documented(ClearedAllResponse, SESSION_RESPONSES),
+    summary="Delete the node's long-term memory and clear this session",
+)
+def clear_all(
+    session_id: str,
+    context: ServiceContext = Depends(get_context),
+    sessions: SessionService = Depends(get_sessions),
+) -> Any:
+    with sessions.open(session_id) as record:
+        context.engine(record.node_id).clear_all(record.state)
+    return {"status": "cleared", "session_id": session_id, "scope": "all"}

@@ -1,0 +1,156 @@
+"""Session lifecycle: ids, creation, TTL sliding, per-session serialisation (api.md §3)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kato.service.context import ServiceContext
+from kato.service.errors import SessionNotFoundError
+from kato.service.timefmt import expiry, offset_timestamp, session_timestamp, utc_now
+from kato.storage.ports import SessionRecord, SessionStatus, SessionStore
+
+
+def new_session_id() -> str:
+    return f"session-{uuid.uuid4().hex}-{int(time.time() * 1000)}"
+
+
+def guarded_session_id(method: str, path: str) -> str | None:
+    """The session id the guard must check for this request, or None (api.md §2.6)."""
+    if not path.startswith("/sessions/"):
+        return None
+    parts = path.split("/")
+    if not parts[2]:
+        return None
+    if method == "GET" and (len(parts) == 3 or (len(parts) == 4 and parts[3] == "exists")):
+        return None
+    return parts[2]
+
+
+class SessionService:
+    """Session operations over the backend's shared session store."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+
+    @property
+    def _store(self) -> SessionStore:
+        return self.context.backend.sessions
+
+    def create(
+        self,
+        node_id: str,
+        metadata: dict[str, Any],
+        ttl_seconds: int | None,
+        config: dict[str, Any],
+    ) -> SessionRecord:
+        ttl = ttl_seconds or self.context.settings.session_ttl
+        now = utc_now()
+        record = SessionRecord(
+            session_id=new_session_id(),
+            node_id=node_id,
+            created_at=now,
+            expires_at=expiry(now, ttl),
+            ttl_seconds=ttl,
+            metadata=metadata,
+            config={key: value for key, value in config.items() if value is not None},
+        )
+        self._store.create(record)
+        self.context.forget_session_count()
+        self.context.monitoring.session_created()
+        self.context.backend.events.publish(
+            {
+                "event_type": "session.created",
+                "timestamp": offset_timestamp(),
+                "data": {
+                    "session_id": record.session_id,
+                    "node_id": node_id,
+                    "created_at": offset_timestamp(now),
+                },
+            }
+        )
+        return record
+
+    def _slide(self, record: SessionRecord) -> None:
+        if self.context.settings.session_auto_extend:
+            record.expires_at = expiry(utc_now(), record.ttl_seconds)
+
+    def touch(self, session_id: str) -> bool:
+        """The guard's check: is the session live? Slides its TTL when it is."""
+        with self._store.lock(session_id):
+            record = self._store.get(session_id)
+            if record is None:
+                return False
+            if self.context.settings.session_auto_extend:
+                self._slide(record)
+                self._store.save(record)
+            return True
+
+    @contextmanager
+    def open(self, session_id: str) -> Iterator[SessionRecord]:
+        """Hold the session exclusively; save it (trimmed, TTL slid) when the block succeeds.
+
+        Nothing is saved when the block raises, so a rejected request changes nothing.
+        """
+        with self._store.lock(session_id):
+            record = self._store.get(session_id)
+            if record is None:
+                raise SessionNotFoundError(session_id)
+            yield record
+            record.state = record.state.trimmed()
+            self._slide(record)
+            self._store.save(record)
+        self.context.monitoring.session_saved(session_id, record.node_id, len(record.state.stm))
+
+    def extend(self, session_id: str, ttl_seconds: int) -> None:
+        """Set the session's TTL for all following accesses (api.md §3.4)."""
+        with self._store.lock(session_id):
+            record = self._store.get(session_id)
+            if record is None:
+                raise SessionNotFoundError(session_id)
+            record.ttl_seconds = ttl_seconds
+            record.expires_at = expiry(utc_now(), ttl_seconds)
+            self._store.save(record)
+
+    def status(self, session_id: str) -> SessionStatus:
+        result: SessionStatus = self._store.status(session_id)
+        return result
+
+    def delete(self, session_id: str) -> bool:
+        with self._store.lock(session_id):
+            deleted = bool(self._store.delete(session_id))
+        self.context.monitoring.session_forgotten(session_id)
+        if deleted:
+            self.context.forget_session_count()
+            self.context.monitoring.session_deleted()
+            now = offset_timestamp()
+            self.context.backend.events.publish(
+                {
+                    "event_type": "session.destroyed",
+                    "timestamp": now,
+                    "data": {
+                        "session_id": session_id,
+                        "destroyed_at": now,
+                        "reason": "explicit_delete",
+                    },
+                }
+            )
+        return deleted
+
+
+def session_info(
+    context: ServiceContext, record: SessionRecord, ttl_seconds: int
+) -> dict[str, Any]:
+    """The create/info response shape (api.md §5.2)."""
+    return {
+        "session_id": record.session_id,
+        "node_id": record.node_id,
+        "created_at": session_timestamp(record.created_at),
+        "expires_at": session_timestamp(record.expires_at),
+        "ttl_seconds": ttl_seconds,
+        "metadata": record.metadata,
+        "session_config": context.session_config(record.config).to_effective_dict(),
+    }
