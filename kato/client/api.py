@@ -1,0 +1,147 @@
+"""Every KATO endpoint, written once for both clients.
+
+:class:`KatoApi` is generic in what ``_send`` returns: the sync client returns the
+decoded JSON object, the async client an awaitable of it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Generic, TypeVar
+
+from kato.client.calls import Call, JSONObject, observation_body, segment
+
+R = TypeVar("R")
+
+
+class KatoApi(ABC, Generic[R]):
+    """The routes of api.md §4 as methods. Each returns the response body as a dict."""
+
+    @abstractmethod
+    def _send(self, call: Call) -> R: ...
+
+    # -- sessions ----------------------------------------------------------------
+    def create_session(
+        self,
+        node_id: str,
+        *,
+        metadata: JSONObject | None = None,
+        ttl_seconds: int | None = None,
+        config: JSONObject | None = None,
+    ) -> R:
+        body: JSONObject = {"node_id": node_id}
+        if metadata is not None:
+            body["metadata"] = metadata
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if config is not None:
+            body["config"] = config
+        return self._send(Call("POST", "/sessions", json=body, idempotent=False))
+
+    def get_session(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}"))
+
+    def session_exists(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/exists"))
+
+    def session_count(self) -> R:
+        return self._send(Call("GET", "/sessions/count"))
+
+    def delete_session(self, session_id: str) -> R:
+        return self._send(Call("DELETE", f"/sessions/{segment(session_id)}"))
+
+    def extend_session(self, session_id: str, ttl_seconds: int = 3600) -> R:
+        path = f"/sessions/{segment(session_id)}/extend"
+        return self._send(Call("POST", path, params={"ttl_seconds": ttl_seconds}))
+
+    # -- configuration -----------------------------------------------------------
+    def get_config(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/config"))
+
+    def update_config(self, session_id: str, config: JSONObject) -> R:
+        path = f"/sessions/{segment(session_id)}/config"
+        return self._send(Call("POST", path, json={"config": config}))
+
+    # -- observations and learning -----------------------------------------------
+    def observe(
+        self,
+        session_id: str,
+        strings: list[str] | None = None,
+        *,
+        vectors: list[list[float]] | None = None,
+        emotives: dict[str, float] | None = None,
+        metadata: JSONObject | None = None,
+    ) -> R:
+        body = observation_body(strings, vectors, emotives, metadata)
+        path = f"/sessions/{segment(session_id)}/observe"
+        return self._send(Call("POST", path, json=body, idempotent=False))
+
+    def observe_sequence(
+        self,
+        session_id: str,
+        observations: list[JSONObject],
+        *,
+        learn_after_each: bool = False,
+        learn_at_end: bool = False,
+        clear_stm_between: bool = False,
+    ) -> R:
+        body = {
+            "observations": observations,
+            "learn_after_each": learn_after_each,
+            "learn_at_end": learn_at_end,
+            "clear_stm_between": clear_stm_between,
+        }
+        path = f"/sessions/{segment(session_id)}/observe-sequence"
+        return self._send(Call("POST", path, json=body, idempotent=False))
+
+    def get_stm(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/stm"))
+
+    def learn(self, session_id: str) -> R:
+        path = f"/sessions/{segment(session_id)}/learn"
+        return self._send(Call("POST", path, idempotent=False))
+
+    def finalize_training(self, session_id: str) -> R:
+        return self._send(Call("POST", f"/sessions/{segment(session_id)}/finalize-training"))
+
+    def clear_stm(self, session_id: str) -> R:
+        return self._send(Call("POST", f"/sessions/{segment(session_id)}/clear-stm"))
+
+    def clear_all(self, session_id: str) -> R:
+        return self._send(Call("POST", f"/sessions/{segment(session_id)}/clear-all"))
+
+    # -- session data --------------------------------------------------------------
+    def predictions(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/predictions"))
+
+    def percept_data(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/percept-data"))
+
+    def cognition_data(self, session_id: str) -> R:
+        return self._send(Call("GET", f"/sessions/{segment(session_id)}/cognition-data"))
+
+    # -- node-scoped ---------------------------------------------------------------
+    def get_pattern(self, pattern_id: str, node_id: str) -> R:
+        path = f"/pattern/{segment(pattern_id)}"
+        return self._send(Call("GET", path, params={"node_id": node_id}))
+
+    def symbol_stats(self, node_id: str) -> R:
+        return self._send(Call("GET", "/symbols/stats", params={"node_id": node_id}))
+
+    def symbol_affinities(self, node_id: str) -> R:
+        return self._send(Call("GET", "/symbols/affinity", params={"node_id": node_id}))
+
+    def symbol_affinity(self, symbol: str, node_id: str) -> R:
+        path = f"/symbols/{segment(symbol)}/affinity"
+        return self._send(Call("GET", path, params={"node_id": node_id}))
+
+    # -- service -------------------------------------------------------------------
+    def health(self) -> R:
+        return self._send(Call("GET", "/health"))
+
+    def status(self) -> R:
+        return self._send(Call("GET", "/status"))
+
+
+def client_options(timeout: float, headers: dict[str, str] | None) -> dict[str, Any]:
+    return {"timeout": timeout, "headers": headers or {}}

@@ -1,0 +1,44 @@
+"""Bounded exponential backoff, shared by the sync and async clients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from kato.client.calls import Call
+
+# Errors raised before the request reached the server: always safe to retry.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The connection broke after sending: retry only idempotent calls.
+_MAYBE_SENT = (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """``attempts`` tries in total; delays ``base · 2^n`` capped at ``max_delay`` seconds."""
+
+    attempts: int = 4
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+    retry_statuses: frozenset[int] = frozenset({502, 503, 504})
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2**attempt)))
+
+    def after_response(self, attempt: int, response: httpx.Response) -> float | None:
+        """Seconds to wait before another try, or None to use this response."""
+        if response.status_code in self.retry_statuses and attempt + 1 < self.attempts:
+            return self.delay(attempt)
+        return None
+
+    def after_error(self, attempt: int, call: Call, error: httpx.TransportError) -> float | None:
+        """Seconds to wait before another try, or None to give up and raise."""
+        if attempt + 1 >= self.attempts:
+            return None
+        if isinstance(error, _NOT_SENT) or (call.idempotent and isinstance(error, _MAYBE_SENT)):
+            return self.delay(attempt)
+        return None
+
+
+NO_RETRY = RetryPolicy(attempts=1)
