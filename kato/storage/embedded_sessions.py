@@ -31,6 +31,7 @@ class SqliteSessionStore:
             )
 
     def create(self, record: SessionRecord) -> None:
+        self.purge_expired()  # keeps the table bounded by the live sessions
         self._write(record)
 
     def save(self, record: SessionRecord) -> None:

@@ -1,0 +1,62 @@
+"""Embedded backend specifics: unusable directories, health, the factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kato.storage.embedded import EmbeddedBackend
+from kato.storage.factory import build_backend
+from kato.storage.memory import MemoryBackend
+from kato.storage.ports import Backend, StorageUnavailableError
+from kato.storage.settings import StorageSettings
+
+
+def test_file_in_place_of_directory_is_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageUnavailableError) as caught:
+        EmbeddedBackend(blocker)
+    assert caught.value.dependency == "sqlite"
+
+
+def test_directory_below_a_file_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageUnavailableError):
+        EmbeddedBackend(tmp_path / "file" / "data")
+
+
+def test_corrupt_database_is_unavailable(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "kato.sqlite3").write_bytes(b"garbage" * 1000)
+    with pytest.raises(StorageUnavailableError):
+        EmbeddedBackend(data_dir)
+
+
+def test_health(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path / "data")
+    assert isinstance(backend, Backend)
+    assert backend.health() == {"sqlite": "ok"}
+    assert (tmp_path / "data" / "kato.sqlite3").is_file()
+    backend.close()
+    assert backend.health() == {"sqlite": "down: backend closed"}
+
+
+def test_factory_builds_the_configured_family(tmp_path: Path) -> None:
+    memory = build_backend(StorageSettings(kato_storage="memory"))
+    assert isinstance(memory, MemoryBackend) and memory.name == "memory"
+    embedded = build_backend(StorageSettings(kato_storage="embedded", kato_data_dir=tmp_path / "d"))
+    assert isinstance(embedded, EmbeddedBackend) and embedded.name == "embedded"
+    assert embedded.data_dir == tmp_path / "d"
+    embedded.close()
+
+
+def test_embedded_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("KATO_STORAGE", "REDIS_URL", "REDIS_HOST"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("KATO_DATA_DIR", str(tmp_path / "default"))
+    backend = build_backend(StorageSettings())
+    assert isinstance(backend, EmbeddedBackend)
+    backend.close()
