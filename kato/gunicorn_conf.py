@@ -190,7 +190,7 @@ _STANDARD_RECORD_KEYS = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``pid``, ``message`` + fields.
+    """One JSON object per line: ``timestamp``, ``level``, ``logger``, ``pid``, ``message`` + fields.
 
     uvicorn access records (``uvicorn.access``) are split into ``client``, ``method``,
     ``path``, ``http_version`` and ``status``; ``extra=`` fields of any record are kept.
@@ -198,7 +198,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": _dt.datetime.fromtimestamp(record.created, tz=_dt.UTC).isoformat(
+            "timestamp": _dt.datetime.fromtimestamp(record.created, tz=_dt.UTC).isoformat(
                 timespec="milliseconds"
             ),
             "level": record.levelname,

@@ -161,7 +161,7 @@ def test_json_formatter_splits_uvicorn_access_records() -> None:
     assert entry["client"] == "10.0.0.7:5123"
     assert entry["trace_id"] == "abc-123"
     assert entry["level"] == "INFO"
-    assert entry["ts"].endswith("+00:00")
+    assert entry["timestamp"].endswith("+00:00")
 
 
 def test_json_formatter_keeps_exceptions_on_one_line() -> None:
