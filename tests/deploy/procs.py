@@ -84,8 +84,9 @@ class Proc:
         return self.popen.pid
 
     def output(self) -> tuple[str, str]:
-        self._out.flush()
-        self._err.flush()
+        for handle in (self._out, self._err):
+            if not handle.closed:
+                handle.flush()
         return (
             self.stdout_path.read_text(errors="replace"),
             self.stderr_path.read_text(errors="replace"),
