@@ -15,6 +15,7 @@ import pytest
 from kato.storage.embedded import EmbeddedBackend
 from kato.storage.memory import MemoryBackend
 from kato.storage.ports import Backend
+from tests.distributed import servers as distributed_servers
 
 BackendFactory = Callable[[Path], Backend]
 
@@ -22,6 +23,11 @@ BACKEND_FACTORIES: list[tuple[str, BackendFactory]] = [
     ("memory", lambda tmp_path: MemoryBackend()),
     ("embedded", lambda tmp_path: EmbeddedBackend(tmp_path / "kato-data")),
 ]
+
+# The distributed backend runs against real redis-server and clickhouse-server
+# processes started on first use by scripts/services.sh (tests/distributed/servers.py).
+if distributed_servers.available():
+    BACKEND_FACTORIES.append(("distributed", distributed_servers.contract_backend))
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

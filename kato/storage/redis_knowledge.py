@@ -1,0 +1,389 @@
+"""KnowledgeBase of one node: counters and mutable values in Redis, pattern rows in ClickHouse.
+
+Authority:
+
+* Redis (append-only file, ``appendfsync always``) is authoritative for every
+  mutable value and for pattern *existence*: frequency (a pattern exists iff it
+  has one), emotives, metadata, sym_freq, pmf, totals, affinities, the creation
+  feed (sequence numbers), version/generation and precomputed metrics.
+* ClickHouse is authoritative for the immutable pattern data. A new pattern's
+  row is inserted *before* the Redis transaction that makes the pattern exist,
+  so an acknowledged learn never refers to data that is not stored; a crash in
+  between leaves only an unreferenced duplicate-safe row.
+
+One learn is one Redis MULTI/EXEC transaction (all counters or none), run under
+the node's Redis lock and guarded by WATCH on the node's counters, so even a
+lock whose lease ran out cannot let two learns interleave. A per-learn marker
+makes a retried transaction (reply lost on a broken connection) count once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+
+import redis
+
+from kato.engine.ports import PatternMerge
+from kato.engine.types import (
+    GlobalStats,
+    LearnUpdate,
+    PatternData,
+    PatternRecord,
+    PrecomputedMetrics,
+    SymbolStats,
+)
+from kato.storage.clickhouse_patterns import ClickHousePatternStore
+from kato.storage.learn_counters import add_affinity, learn_deltas, symbol_stats_in_order
+from kato.storage.ports import StorageUnavailableError
+from kato.storage.redis_client import LEARN_OUTBOX, NODES_SET, PREFIX, NodeKeys, redis_errors
+from kato.storage.redis_codec import dumps, dumps_text, field, loads, text
+from kato.storage.redis_locks import held
+
+MARKER_SECONDS = 3600
+
+
+def _int(raw: bytes | str | None) -> int:
+    return int(raw) if raw is not None else 0
+
+
+def encode_metrics(metrics: PrecomputedMetrics) -> bytes:
+    return dumps(
+        [
+            metrics.entropy,
+            metrics.normalized_entropy,
+            metrics.global_normalized_entropy,
+            [list(item) for item in metrics.tf_vector],
+        ]
+    )
+
+
+def decode_metrics(raw: bytes) -> PrecomputedMetrics:
+    entropy, normalized, global_normalized, tf = loads(raw)
+    return PrecomputedMetrics(
+        float(entropy),
+        float(normalized),
+        float(global_normalized),
+        tuple((str(s), float(v)) for s, v in tf),
+    )
+
+
+class RedisKnowledgeBase:
+    """The distributed KnowledgeBase of one node."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        patterns: ClickHousePatternStore,
+        node_key: str,
+        timeout: float,
+        data_cache: dict[str, PatternData],
+        cache_lock: threading.Lock,
+    ) -> None:
+        self._redis = client
+        self._patterns = patterns
+        self._node = node_key
+        self._keys = NodeKeys(node_key)
+        self._timeout = timeout
+        # Pattern data is immutable and content-addressed: a process-wide cache by name is exact.
+        self._data = data_cache
+        self._data_lock = cache_lock
+
+    # -- change tracking -------------------------------------------------------
+    def version(self) -> int:
+        with redis_errors():
+            return _int(self._redis.hget(self._keys.meta, "version"))
+
+    def generation(self) -> int:
+        with redis_errors():
+            return _int(self._redis.hget(self._keys.meta, "generation"))
+
+    def patterns_since(self, seq: int) -> list[tuple[int, str, PatternData]]:
+        start = max(seq, 0)
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.lrange(self._keys.seq, start, -1)
+            pipe.hget(self._keys.meta, "generation")
+            raw_names, generation = pipe.execute()
+        names = [text(n) for n in raw_names]
+        data = self._pattern_data(names, _int(generation))
+        return [
+            (start + i + 1, name, copy.deepcopy(data[name]))
+            for i, name in enumerate(names)
+            if name in data
+        ]
+
+    def _pattern_data(self, names: list[str], generation: int) -> dict[str, PatternData]:
+        with self._data_lock:
+            found = {n: self._data[n] for n in names if n in self._data}
+        missing = [n for n in names if n not in found]
+        if missing:
+            fetched = self._patterns.fetch(self._node, generation, missing)
+            with self._data_lock:
+                self._data.update(fetched)
+            found.update(fetched)
+        return found
+
+    # -- reads -----------------------------------------------------------------
+    def global_stats(self) -> GlobalStats:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hmget(self._keys.counters, ["N", "TPF", "total_symbols"])
+            pipe.hlen(self._keys.pmf)
+            (n, tpf, total), distinct = pipe.execute()
+        return GlobalStats(_int(n), _int(tpf), _int(total), int(distinct))
+
+    def get_patterns(self, names: Iterable[str]) -> dict[str, PatternRecord]:
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hmget(self._keys.frequency, wanted)
+            pipe.hmget(self._keys.emotives, wanted)
+            pipe.hmget(self._keys.metadata, wanted)
+            pipe.hget(self._keys.meta, "generation")
+            freqs, emotives, metadata, generation = pipe.execute()
+        live = [(n, f, e, m) for n, f, e, m in zip(wanted, freqs, emotives, metadata, strict=True)]
+        live = [row for row in live if row[1] is not None]
+        data = self._pattern_data([row[0] for row in live], _int(generation))
+        return {
+            name: PatternRecord(
+                name=name,
+                pattern_data=copy.deepcopy(data[name]),
+                frequency=int(freq),
+                emotives=loads(emo) if emo is not None else [],
+                metadata=loads(md) if md is not None else {},
+            )
+            for name, freq, emo, md in live
+            if name in data
+        }
+
+    def iter_patterns(self) -> Iterator[PatternRecord]:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hgetall(self._keys.frequency)
+            pipe.hgetall(self._keys.emotives)
+            pipe.hgetall(self._keys.metadata)
+            pipe.hget(self._keys.meta, "generation")
+            freqs, emotives, metadata, generation = pipe.execute()
+        names = sorted(text(n) for n in freqs)
+        with self._data_lock:
+            known = {n: self._data[n] for n in names if n in self._data}
+        if len(known) < len(names):
+            for name, pattern in self._patterns.fetch_all(self._node, _int(generation)):
+                known.setdefault(name, pattern)
+        records = []
+        for name in names:
+            key = name.encode()
+            if name not in known:
+                raise StorageUnavailableError("clickhouse", f"pattern row {name} not found")
+            emo, md = emotives.get(key), metadata.get(key)
+            records.append(
+                PatternRecord(
+                    name=name,
+                    pattern_data=copy.deepcopy(known[name]),
+                    frequency=int(freqs[key]),
+                    emotives=loads(emo) if emo is not None else [],
+                    metadata=loads(md) if md is not None else {},
+                )
+            )
+        return iter(records)
+
+    def _hmget_ints(self, key: str, symbols: Iterable[str]) -> dict[str, int]:
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        with redis_errors():
+            values = self._redis.hmget(key, [field(s) for s in wanted])
+        return {s: int(v) for s, v in zip(wanted, values, strict=True) if v is not None}
+
+    def pattern_member_frequencies(self, symbols: Iterable[str]) -> dict[str, int]:
+        return self._hmget_ints(self._keys.pmf, symbols)
+
+    def symbol_frequencies(self, symbols: Iterable[str]) -> dict[str, int]:
+        return self._hmget_ints(self._keys.sym_freq, symbols)
+
+    def affinities(self, symbols: Iterable[str]) -> dict[str, dict[str, float]]:
+        wanted = list(dict.fromkeys(symbols))
+        if not wanted:
+            return {}
+        with redis_errors():
+            values = self._redis.hmget(self._keys.affinity, [field(s) for s in wanted])
+        return {s: loads(v) for s, v in zip(wanted, values, strict=True) if v is not None}
+
+    def all_symbol_stats(self) -> list[SymbolStats]:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hgetall(self._keys.sym_freq)
+            pipe.hgetall(self._keys.pmf)
+            sym_freq, pmf = pipe.execute()
+        rows = [(text(s), int(f), int(pmf.get(s, 0))) for s, f in sym_freq.items()]
+        return symbol_stats_in_order(rows)
+
+    def all_affinities(self) -> dict[str, dict[str, float]]:
+        with redis_errors():
+            raw = self._redis.hgetall(self._keys.affinity)
+        decoded = {text(s): loads(v) for s, v in raw.items()}
+        return {s: decoded[s] for s in sorted(decoded)}
+
+    def precomputed_metrics(self, names: Iterable[str]) -> dict[str, PrecomputedMetrics]:
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hget(self._keys.meta, "version")
+            pipe.get(self._keys.pre_version)
+            pipe.hmget(self._keys.pre, wanted)
+            version, pre_version, values = pipe.execute()
+        if pre_version is None or _int(pre_version) != _int(version):
+            return {}
+        return {n: decode_metrics(v) for n, v in zip(wanted, values, strict=True) if v is not None}
+
+    # -- writes ----------------------------------------------------------------
+    def learn(self, update: LearnUpdate, merge: PatternMerge) -> bool:
+        marker = f"{PREFIX}:learned:{uuid.uuid4().hex}"
+        deadline = time.monotonic() + self._timeout
+        with held(self._redis, self._keys.lock, self._timeout):
+            while True:
+                try:
+                    with redis_errors():
+                        return self._learn_once(update, merge, marker)
+                except redis.exceptions.WatchError:
+                    # Someone else changed the node (or our connection broke while
+                    # watching): the marker tells whether our transaction went through.
+                    with redis_errors():
+                        done = self._redis.get(marker)
+                    if done is not None:
+                        return done == b"1"
+                    if time.monotonic() > deadline:
+                        raise StorageUnavailableError(
+                            "redis", "learn kept conflicting until the request timeout"
+                        ) from None
+
+    def _learn_once(self, update: LearnUpdate, merge: PatternMerge, marker: str) -> bool:
+        keys = self._keys
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.watch(keys.meta, keys.counters)
+            generation, learns = (_int(v) for v in pipe.hmget(keys.meta, ["generation", "learns"]))
+            freq_raw = pipe.hget(keys.frequency, update.name)
+            stored: PatternRecord | None = None
+            if freq_raw is not None:
+                emo_raw = pipe.hget(keys.emotives, update.name)
+                md_raw = pipe.hget(keys.metadata, update.name)
+                stored = PatternRecord(
+                    name=update.name,
+                    pattern_data=copy.deepcopy(update.pattern_data),  # content-addressed
+                    frequency=int(freq_raw),
+                    emotives=loads(emo_raw) if emo_raw is not None else [],
+                    metadata=loads(md_raw) if md_raw is not None else {},
+                )
+            is_new = stored is None
+            merged = merge(stored)
+            deltas = learn_deltas(update, is_new)
+            symbols = [d.symbol for d in deltas.symbols]
+            affinity: dict[bytes, bytes] = {}
+            if deltas.affinity and symbols:
+                current = pipe.hmget(keys.affinity, [field(s) for s in symbols])
+                for symbol, raw in zip(symbols, current, strict=True):
+                    old = loads(raw) if raw is not None else None
+                    affinity[field(symbol)] = dumps(add_affinity(old, deltas.affinity))
+            if is_new:
+                # Durable pattern row first: the Redis commit below makes it exist.
+                self._patterns.insert_pattern(
+                    self._node, generation, update.name, merged.pattern_data
+                )
+            log_row = {
+                "node": self._node,
+                "generation": generation,
+                "learn_seq": learns + 1,
+                "learned_at": int(time.time()),
+                "learn_id": marker.rsplit(":", 1)[1],
+                "name": update.name,
+                "is_new": int(is_new),
+                "frequency": merged.frequency,
+                "persistence": update.persistence,
+                "length": update.length,
+                "emotives": dumps_text(update.emotives),
+                "metadata": dumps_text(update.metadata),
+                "affinity_delta": dumps_text(update.affinity_delta),
+            }
+            pipe.multi()
+            pipe.hset(keys.frequency, update.name, merged.frequency)
+            pipe.hset(keys.emotives, update.name, dumps(merged.emotives))
+            pipe.hset(keys.metadata, update.name, dumps(merged.metadata))
+            for delta in deltas.symbols:
+                pipe.hincrby(keys.sym_freq, field(delta.symbol), delta.sym_freq)
+                if delta.pmf:
+                    pipe.hincrby(keys.pmf, field(delta.symbol), delta.pmf)
+            if affinity:
+                pipe.hset(keys.affinity, mapping=affinity)
+            pipe.hincrby(keys.counters, "total_symbols", deltas.total_symbols)
+            pipe.hincrby(keys.meta, "learns", 1)
+            if is_new:
+                pipe.hincrby(keys.counters, "N", 1)
+                pipe.hincrby(keys.counters, "TPF", 1)
+                pipe.rpush(keys.seq, update.name)
+                pipe.hincrby(keys.meta, "version", 1)
+                pipe.delete(keys.pre, keys.pre_version)
+            pipe.sadd(NODES_SET, self._node)
+            pipe.rpush(LEARN_OUTBOX, dumps(log_row))
+            pipe.set(marker, b"1" if is_new else b"0", ex=MARKER_SECONDS)
+            pipe.execute()
+        if is_new:
+            with self._data_lock:
+                self._data[update.name] = copy.deepcopy(merged.pattern_data)
+        return is_new
+
+    def store_precomputed(self, metrics: dict[str, PrecomputedMetrics], version: int) -> bool:
+        keys = self._keys
+        encoded = {name: encode_metrics(m) for name, m in metrics.items()}
+        while True:
+            try:
+                with redis_errors(), self._redis.pipeline(transaction=True) as pipe:
+                    pipe.watch(keys.meta, keys.pre_version)
+                    if _int(pipe.hget(keys.meta, "version")) != version:
+                        return False
+                    pre_version = pipe.get(keys.pre_version)
+                    pipe.multi()
+                    if pre_version is None or _int(pre_version) != version:
+                        pipe.delete(keys.pre)
+                    if encoded:
+                        pipe.hset(keys.pre, mapping=encoded)
+                    pipe.set(keys.pre_version, version)
+                    pipe.execute()
+                    return True
+            except redis.exceptions.WatchError:
+                continue
+
+    def clear(self) -> None:
+        keys = self._keys
+        with held(self._redis, keys.lock, self._timeout), redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(
+                keys.counters,
+                keys.seq,
+                keys.frequency,
+                keys.emotives,
+                keys.metadata,
+                keys.sym_freq,
+                keys.pmf,
+                keys.affinity,
+                keys.pre,
+                keys.pre_version,
+            )
+            pipe.hincrby(keys.meta, "version", 1)
+            pipe.hincrby(keys.meta, "generation", 1)
+            _, _, generation = pipe.execute()
+        # Rows of old generations are never read; if ClickHouse is down, a later clear purges them.
+        with contextlib.suppress(StorageUnavailableError):
+            self._patterns.purge_before(self._node, int(generation))
+
+    def is_empty(self) -> bool:
+        with redis_errors():
+            return not self._redis.exists(self._keys.frequency)

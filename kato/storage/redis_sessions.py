@@ -1,0 +1,141 @@
+"""Sessions in Redis: one JSON value per session with native expiry, shared by every worker.
+
+``kato:session:<id>`` holds the record and expires (PEXPIREAT) at ``expires_at``.
+The sorted set ``kato:sessions:expiry`` maps each id to its expiry in epoch
+milliseconds: ``count()`` is a ZCOUNT over the future (no KEYS/SCAN), and
+``status()`` tells an expired session from one that never existed for a day.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from kato.engine.types import SessionState
+from kato.storage.ports import SessionRecord, SessionStatus
+from kato.storage.redis_client import SESSIONS_ZSET, redis_errors, session_key, session_lock_key
+from kato.storage.redis_codec import dumps, loads
+from kato.storage.redis_locks import ReentrantLocks
+
+# Expired ids stay in the expiry index this long, so status() can say "expired".
+EXPIRED_MEMORY_MS = 24 * 3600 * 1000
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def encode_record(record: SessionRecord) -> bytes:
+    return dumps(
+        {
+            "session_id": record.session_id,
+            "node_id": record.node_id,
+            "created_at": record.created_at.isoformat(),
+            "expires_at": record.expires_at.isoformat(),
+            "ttl_seconds": record.ttl_seconds,
+            "metadata": record.metadata,
+            "config": record.config,
+            "state": record.state.to_dict(),
+        }
+    )
+
+
+def decode_record(raw: bytes) -> SessionRecord:
+    data: dict[str, Any] = loads(raw)
+    return SessionRecord(
+        session_id=data["session_id"],
+        node_id=data["node_id"],
+        created_at=datetime.fromisoformat(data["created_at"]),
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        ttl_seconds=data["ttl_seconds"],
+        metadata=data["metadata"],
+        config=data["config"],
+        state=SessionState.from_dict(data["state"]),
+    )
+
+
+class RedisSessionStore:
+    """SessionStore shared by every worker through Redis."""
+
+    def __init__(self, client: redis.Redis, lock_wait_seconds: float) -> None:
+        self._redis = client
+        self._locks = ReentrantLocks(client, lock_wait_seconds)
+
+    def _write(self, record: SessionRecord, *, prune: bool = False) -> None:
+        expires_ms = _ms(record.expires_at)
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.set(session_key(record.session_id), encode_record(record))
+            pipe.pexpireat(session_key(record.session_id), max(expires_ms, 1))
+            pipe.zadd(SESSIONS_ZSET, {record.session_id: expires_ms})
+            if prune:
+                pipe.zremrangebyscore(SESSIONS_ZSET, "-inf", time.time() * 1000 - EXPIRED_MEMORY_MS)
+            pipe.execute()
+
+    def create(self, record: SessionRecord) -> None:
+        self._write(record, prune=True)
+
+    def save(self, record: SessionRecord) -> None:
+        self._write(record)
+
+    def get(self, session_id: str) -> SessionRecord | None:
+        with redis_errors():
+            raw = self._redis.get(session_key(session_id))
+        if raw is None:
+            self._drop_if_expired(session_id)
+            return None
+        record = decode_record(raw)
+        if record.expires_at <= datetime.now(UTC):
+            self._forget(session_id)
+            return None
+        return record
+
+    def _drop_if_expired(self, session_id: str) -> None:
+        """After Redis expired the key itself, forget the id as get() of an expired one does."""
+        with redis_errors():
+            expiry_ms = self._redis.zscore(SESSIONS_ZSET, session_id)
+            if expiry_ms is not None and expiry_ms <= time.time() * 1000:
+                self._redis.zrem(SESSIONS_ZSET, session_id)
+
+    def status(self, session_id: str) -> SessionStatus:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.pttl(session_key(session_id))
+            pipe.zscore(SESSIONS_ZSET, session_id)
+            remaining_ms, expiry_ms = pipe.execute()
+        now_ms = time.time() * 1000
+        if remaining_ms is not None and remaining_ms > 0 and (expiry_ms or 0) > now_ms:
+            return "live"
+        if expiry_ms is None:
+            return "missing"
+        self._forget(session_id)
+        return "expired"
+
+    def _forget(self, session_id: str) -> None:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(session_key(session_id))
+            pipe.zrem(SESSIONS_ZSET, session_id)
+            pipe.execute()
+
+    def delete(self, session_id: str) -> bool:
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.delete(session_key(session_id))
+            pipe.zrem(SESSIONS_ZSET, session_id)
+            deleted, _ = pipe.execute()
+        return bool(deleted)
+
+    def count(self) -> int:
+        with redis_errors():
+            return int(self._redis.zcount(SESSIONS_ZSET, f"({time.time() * 1000:.0f}", "+inf"))
+
+    @contextmanager
+    def lock(self, session_id: str) -> Iterator[None]:
+        with self._locks.hold(session_lock_key(session_id)):
+            yield
