@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         description=API_DESCRIPTION,
         default_response_class=KatoJSONResponse,
         lifespan=lifespan,
+        strict_content_type=False,  # a missing Content-Type is parsed as JSON (api.md §2.1)
     )
     app.state.kato = context
     install_error_handlers(app)

@@ -8,14 +8,46 @@ as is, NaN and infinities are refused.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
+logger = logging.getLogger("kato.service")
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def dumps(content: Any) -> str:
-    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    """Compact JSON text; non-finite floats (arithmetic overflow) are written as null."""
+    try:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        logger.warning("non-finite number in a response replaced by null")
+        return json.dumps(
+            finite_only(content), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        )
+
+
+def encode(content: Any) -> bytes:
+    """UTF-8 bytes of :func:`dumps`; lone surrogates (valid in JSON input) stay escaped."""
+    text = dumps(content)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+
+
+def finite_only(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_only(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_only(v) for v in value]
+    return value
 
 
 class KatoJSONResponse(JSONResponse):
@@ -24,7 +56,7 @@ class KatoJSONResponse(JSONResponse):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return dumps(content).encode("utf-8")
+        return encode(content)
 
 
 def json_safe(value: Any) -> Any:

@@ -16,10 +16,11 @@ from http.cookies import SimpleCookie
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kato.service.errors import TRACE_ID_SCOPE_KEY, server_error_body, session_not_found_body
-from kato.service.json_response import dumps
+from kato.service.json_response import encode
 from kato.service.monitoring import Monitoring
 from kato.service.sessions import SessionService, guarded_session_id
 from kato.storage.ports import StorageUnavailableError
@@ -29,8 +30,11 @@ logger = logging.getLogger("kato.service")
 GUARDED_SESSION_SCOPE_KEY = "kato.session_id"
 
 
-class BodyTooLargeError(Exception):
-    """The request body exceeded the configured limit."""
+class BodyTooLargeError(HTTPException):
+    """The request body exceeded the configured limit (413, also when raised while streaming)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="Request body too large")
 
 
 def cors_headers(request_headers: Headers) -> list[tuple[bytes, bytes]]:
@@ -53,7 +57,7 @@ def cors_headers(request_headers: Headers) -> list[tuple[bytes, bytes]]:
 async def send_json(
     send: Send, status: int, body: object, extra_headers: list[tuple[bytes, bytes]]
 ) -> None:
-    payload = dumps(body).encode("utf-8")
+    payload = encode(body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
@@ -147,7 +151,7 @@ class TraceMiddleware:
 
     def _failure(self, exc: Exception, scope: Scope) -> tuple[int, object]:
         if isinstance(exc, BodyTooLargeError):
-            return 413, {"detail": "Request body too large"}
+            return 413, {"detail": exc.detail}
         if isinstance(exc, StorageUnavailableError):
             logger.error("storage unavailable: %s", exc)
             return 503, server_error_body(f"Storage unavailable: {exc.dependency}", scope)

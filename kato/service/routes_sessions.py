@@ -120,5 +120,5 @@ def extend_session(
     ttl_seconds: int = Query(default=3600),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
-    sessions.extend(session_id, ttl_seconds)
-    return {"status": "extended", "session_id": session_id, "ttl_seconds": ttl_seconds}
+    applied = sessions.extend(session_id, ttl_seconds)
+    return {"status": "extended", "session_id": session_id, "ttl_seconds": applied}

@@ -10,7 +10,7 @@ from typing import Any
 
 from kato.service.context import ServiceContext
 from kato.service.errors import SessionNotFoundError
-from kato.service.timefmt import expiry, offset_timestamp, session_timestamp, utc_now
+from kato.service.timefmt import clamp_ttl, expiry, offset_timestamp, session_timestamp, utc_now
 from kato.storage.ports import SessionRecord, SessionStatus, SessionStore
 
 
@@ -47,7 +47,7 @@ class SessionService:
         ttl_seconds: int | None,
         config: dict[str, Any],
     ) -> SessionRecord:
-        ttl = ttl_seconds or self.context.settings.session_ttl
+        ttl = clamp_ttl(ttl_seconds or self.context.settings.session_ttl)
         now = utc_now()
         record = SessionRecord(
             session_id=new_session_id(),
@@ -105,8 +105,9 @@ class SessionService:
             self._store.save(record)
         self.context.monitoring.session_saved(session_id, record.node_id, len(record.state.stm))
 
-    def extend(self, session_id: str, ttl_seconds: int) -> None:
-        """Set the session's TTL for all following accesses (api.md §3.4)."""
+    def extend(self, session_id: str, ttl_seconds: int) -> int:
+        """Set the session's TTL for all following accesses (api.md §3.4); return it."""
+        ttl_seconds = clamp_ttl(ttl_seconds)
         with self._store.lock(session_id):
             record = self._store.get(session_id)
             if record is None:
@@ -114,6 +115,7 @@ class SessionService:
             record.ttl_seconds = ttl_seconds
             record.expires_at = expiry(utc_now(), ttl_seconds)
             self._store.save(record)
+        return ttl_seconds
 
     def status(self, session_id: str) -> SessionStatus:
         result: SessionStatus = self._store.status(session_id)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-# Expiry instants are clamped here so that a huge TTL can never overflow a datetime.
-_MAX_TTL_SECONDS = 100 * 365 * 86400
+# TTLs are clamped to this bound so that a huge value can never overflow a datetime or a store.
+MAX_TTL_SECONDS = 100 * 365 * 86400
+
+
+def clamp_ttl(ttl_seconds: int) -> int:
+    """The TTL really applied: at most 100 years either way."""
+    return max(-MAX_TTL_SECONDS, min(ttl_seconds, MAX_TTL_SECONDS))
 
 
 def utc_now() -> datetime:
@@ -15,8 +20,7 @@ def utc_now() -> datetime:
 
 def expiry(start: datetime, ttl_seconds: int) -> datetime:
     """``start + ttl_seconds``, clamped to ±100 years."""
-    bounded = max(-_MAX_TTL_SECONDS, min(ttl_seconds, _MAX_TTL_SECONDS))
-    return start + timedelta(seconds=bounded)
+    return start + timedelta(seconds=clamp_ttl(ttl_seconds))
 
 
 def session_timestamp(moment: datetime) -> str:
