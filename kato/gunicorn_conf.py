@@ -87,6 +87,31 @@ UVICORN_POD_COMMAND: tuple[str, ...] = (
     "--log-config=/app/deploy/uvicorn/logging.json",
 )
 
+# Every environment variable this module reads (deployment files may set only these, the
+# service's settings fields, and the libraries' own PROMETHEUS_MULTIPROC_DIR).
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "GUNICORN_BIND",
+    "GUNICORN_WORKERS",
+    "KATO_WORKERS",
+    "GUNICORN_WORKER_CONNECTIONS",
+    "KATO_LIMIT_CONCURRENCY",
+    "GUNICORN_MAX_REQUESTS",
+    "GUNICORN_MAX_REQUESTS_JITTER",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_GRACEFUL_TIMEOUT",
+    "GUNICORN_KEEPALIVE",
+    "GUNICORN_BACKLOG",
+    "UVICORN_BACKLOG",
+    "GUNICORN_LOG_LEVEL",
+    "LOG_LEVEL",
+    "GUNICORN_ACCESS_LOG",
+    "GUNICORN_ERROR_LOG",
+    "GUNICORN_WORKER_TMP_DIR",
+    "GUNICORN_CONTROL_SOCKET",
+    "FORWARDED_ALLOW_IPS",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
+
 _MAX_AUTO_WORKERS = 16
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -190,7 +215,7 @@ _STANDARD_RECORD_KEYS = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``timestamp``, ``level``, ``logger``, ``pid``, ``message`` + fields.
+    """One JSON object per line: ``timestamp``, ``level``, ``logger``, ``pid``, ``message``, extras.
 
     uvicorn access records (``uvicorn.access``) are split into ``client``, ``method``,
     ``path``, ``http_version`` and ``status``; ``extra=`` fields of any record are kept.
