@@ -1,33 +1,29 @@
-"""Greedy block matching and event alignment (engine §6.4-§6.6, §6.8).
-
-The matcher is exactly :class:`difflib.SequenceMatcher` without junk heuristics.
-"""
+"""Flat and event alignment of a pattern against the state (engine §6.5, §6.6, §6.8)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
 from rapidfuzz import fuzz
 
-Block = tuple[int, int, int]  # (i in a, j in b, size)
+from kato.engine.matcher import Block, BlockMatcher
 
 
 def matching_blocks(a: Sequence[str], b: Sequence[str]) -> list[Block]:
-    """difflib's merged matching blocks of ``a`` against ``b``, sentinel removed."""
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    return [(m.a, m.b, m.size) for m in matcher.get_matching_blocks() if m.size > 0]
+    """The greedy matcher's merged matching blocks of ``a`` against ``b`` (§6.4)."""
+    return BlockMatcher(b).blocks(a)
 
 
-def flat_diff(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Items of ``a`` and of ``b`` outside the matching blocks of ``(a, b)``.
+def flat_diff(a: Sequence[str], state: BlockMatcher) -> tuple[list[str], list[str]]:
+    """Items of ``a`` and of the state outside the matching blocks of ``(a, state)``.
 
     For ``(present_flat, state)`` these are ``missing_flat`` and ``extras_flat``.
     """
+    b = state.b
     covered_a = [False] * len(a)
     covered_b = [False] * len(b)
-    for i, j, size in matching_blocks(a, b):
+    for i, j, size in state.blocks(a):
         for k in range(size):
             covered_a[i + k] = True
             covered_b[j + k] = True
@@ -35,11 +31,6 @@ def flat_diff(a: Sequence[str], b: Sequence[str]) -> tuple[list[str], list[str]]
         [item for item, hit in zip(a, covered_a, strict=True) if not hit],
         [item for item, hit in zip(b, covered_b, strict=True) if not hit],
     )
-
-
-def unmatched_b(a: Sequence[str], b: Sequence[str]) -> list[str]:
-    """Items of ``b`` outside the matching blocks of ``(a, b)`` (the flat-diff extras)."""
-    return flat_diff(a, b)[1]
 
 
 @dataclass(slots=True)
@@ -54,12 +45,12 @@ class FlatAlignment:
     anomalies: list[dict[str, object]] = field(default_factory=list)
 
 
-def flat_alignment(pattern: Sequence[str], state: Sequence[str]) -> FlatAlignment | None:
+def flat_alignment(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment | None:
     """Blocks, matches and the past/present split; None when there is no block."""
-    blocks = matching_blocks(pattern, state)
+    blocks = state.blocks(pattern)
     if not blocks:
         return None
-    matches = [s for _, j, size in blocks for s in state[j : j + size]]
+    matches = [s for _, j, size in blocks for s in state.b[j : j + size]]
     i0 = blocks[0][0]
     i1, _, k1 = blocks[-1]
     present_flat = list(pattern[i0 : i1 + k1])
@@ -68,18 +59,18 @@ def flat_alignment(pattern: Sequence[str], state: Sequence[str]) -> FlatAlignmen
         matches=matches,
         past_flat=list(pattern[:i0]),
         present_flat=present_flat,
-        extras_flat=unmatched_b(present_flat, state),
+        extras_flat=flat_diff(present_flat, state)[1],
     )
 
 
-def unaligned(pattern: Sequence[str], state: Sequence[str]) -> FlatAlignment:
+def unaligned(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment:
     """The no-block case with threshold 0: nothing matched, the whole pattern is present."""
     return FlatAlignment(
         blocks=[],
         matches=[],
         past_flat=[],
         present_flat=list(pattern),
-        extras_flat=unmatched_b(list(pattern), state),
+        extras_flat=flat_diff(pattern, state)[1],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,19 +15,21 @@ from kato.engine.alignment import (
     expand_events,
     flat_alignment,
     flat_diff,
-    matching_blocks,
     unaligned,
 )
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
 from kato.engine.index import IndexedPattern, PatternIndex
+from kato.engine.matcher import BlockMatcher
 from kato.engine.ports import KnowledgeBase
 from kato.engine.similarity import (
+    char_score,
     fast_path_similarity,
     passes_threshold,
-    similarity_score,
     state_ids,
+    token_lcs,
+    token_score,
 )
 from kato.engine.types import JSONObject, PatternRecord
 
@@ -105,6 +108,15 @@ def candidate_ids(
 
 # -- multi-symbol path ---------------------------------------------------------
 @dataclass(slots=True)
+class _Scored:
+    """A candidate that passed the threshold, before alignment."""
+
+    pattern: IndexedPattern
+    score: float
+    lcs: int  # token LCS, also in character mode (it bounds the matcher's matches)
+
+
+@dataclass(slots=True)
 class _Candidate:
     pattern: IndexedPattern
     similarity: float
@@ -120,27 +132,47 @@ class _Candidate:
     def name(self) -> str:
         return self.pattern.name
 
+    @property
+    def pre_potential(self) -> float:
+        return metrics.pre_potential(self.evidence, self.confidence, self.snr, self.fragmentation)
+
+
+def _score(
+    index: PatternIndex, pool: Iterable[int], state: list[str], config: EngineConfig
+) -> list[_Scored]:
+    """Exact similarity of every pooled pattern; keep those passing both threshold tests."""
+    ids = state_ids(state)
+    size = len(state)
+    threshold = config.recall_threshold
+    token_mode = config.use_token_matching
+    state_text = " ".join(state)
+    kept: list[_Scored] = []
+    for pid in pool:
+        pattern = index.pattern(pid)
+        lcs = token_lcs(pattern.flat, state, ids)
+        if token_mode:
+            score = token_score(lcs, pattern.length, size)
+        else:
+            score = char_score(state_text, " ".join(pattern.flat))
+        if passes_threshold(score, threshold):
+            kept.append(_Scored(pattern, score, lcs))
+    return kept
+
 
 def _evaluate(
-    pattern: IndexedPattern,
-    stm: list[list[str]],
-    state: list[str],
-    ids: dict[str, int],
-    config: EngineConfig,
+    scored: _Scored, stm: list[list[str]], matcher: BlockMatcher, config: EngineConfig
 ) -> _Candidate | None:
+    pattern = scored.pattern
     threshold = config.recall_threshold
-    score = similarity_score(pattern.flat, state, ids, config.use_token_matching)
-    if not passes_threshold(score, threshold):
-        return None
-    alignment = flat_alignment(pattern.flat, state)
+    alignment = flat_alignment(pattern.flat, matcher)
     if alignment is None:
         if threshold > 0:
             return None
-        alignment = unaligned(pattern.flat, state)
+        alignment = unaligned(pattern.flat, matcher)
     fuzzy = config.fuzzy_token_threshold or 0.0
     if fuzzy > 0:
-        apply_fuzzy_tokens(alignment, pattern.flat, state, fuzzy)
-    similarity = score / 100.0
+        apply_fuzzy_tokens(alignment, pattern.flat, matcher.b, fuzzy)
+    similarity = scored.score / 100.0
     if similarity < threshold:
         return None
     events = expand_events(pattern.data, stm, alignment)
@@ -162,14 +194,41 @@ def _prune(candidates: list[_Candidate], keep: int) -> list[_Candidate]:
     """Keep the ``keep`` best by the internal pre-potential (ties by name), §6.11."""
     if len(candidates) <= keep:
         return candidates
-    ranked = sorted(
-        candidates,
-        key=lambda c: (
-            -metrics.pre_potential(c.evidence, c.confidence, c.snr, c.fragmentation),
-            c.name,
-        ),
+    return sorted(candidates, key=lambda c: (-c.pre_potential, c.name))[:keep]
+
+
+def _ensemble(
+    scored: list[_Scored], stm: list[list[str]], matcher: BlockMatcher, config: EngineConfig
+) -> list[_Candidate]:
+    """Align the scored candidates and prune to 3K (§6.11), in name order.
+
+    With more than 3K candidates, they are aligned in order of an upper bound of
+    their pre-potential, and alignment stops as soon as no remaining candidate can
+    reach the current 3K-th best value: the result is exactly the full pruning's.
+    """
+    keep = 3 * config.max_predictions
+    if len(scored) <= keep or (config.fuzzy_token_threshold or 0.0) > 0:
+        evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
+        return sorted(_prune(evaluated, keep), key=lambda c: c.name)
+    size = len(matcher.b)
+    bounded = sorted(
+        ((metrics.pre_potential_bound(s.lcs, s.pattern.length, size), s) for s in scored),
+        key=lambda pair: -pair[0],
     )
-    return ranked[:keep]
+    best: list[float] = []  # min-heap of the best `keep` pre-potentials seen
+    evaluated: list[_Candidate] = []
+    for bound, s in bounded:
+        if len(best) == keep and bound < best[0]:
+            break
+        candidate = _evaluate(s, stm, matcher, config)
+        if candidate is None:
+            continue
+        evaluated.append(candidate)
+        if len(best) < keep:
+            heapq.heappush(best, candidate.pre_potential)
+        elif candidate.pre_potential > best[0]:
+            heapq.heapreplace(best, candidate.pre_potential)
+    return sorted(_prune(evaluated, keep), key=lambda c: c.name)
 
 
 def _frequency(record: PatternRecord) -> int:
@@ -194,10 +253,9 @@ def _multi_symbol(
     brute_force: bool,
 ) -> tuple[list[JSONObject], list[JSONObject]]:
     index = engine.index
-    ids = state_ids(state)
     pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
-    evaluated = [c for pid in pool if (c := _evaluate(index.pattern(pid), stm, state, ids, config))]
-    ensemble = sorted(_prune(evaluated, 3 * config.max_predictions), key=lambda c: c.name)
+    scored = _score(index, pool, state, config)
+    ensemble = _ensemble(scored, stm, BlockMatcher(state), config)
     if not ensemble:
         return [], []
 
@@ -400,8 +458,9 @@ def _fast_path_object(
     weights: dict[str, float] | None,
 ) -> JSONObject:
     flat = list(pattern.flat)
-    state = [symbol]
-    blocks = matching_blocks(flat, state)
+    matcher = BlockMatcher([symbol])
+    state = matcher.b
+    blocks = matcher.blocks(flat)
     if blocks:
         i0 = blocks[0][0]
         i1, _, k1 = blocks[-1]
@@ -409,7 +468,7 @@ def _fast_path_object(
     else:
         past, present = [], flat
     matches = [s for _, j, size in blocks for s in state[j : j + size]]
-    missing, extras = flat_diff(present, state)
+    missing, extras = flat_diff(present, matcher)
     matched = len(matches)
     evidence = matched / len(flat)
     confidence = metrics.ratio_or_zero(matched, len(present))

@@ -44,15 +44,6 @@ def char_score(a: str, b: str) -> float:
     return (1.0 - (n - 2 * lcs) / n) * 100.0
 
 
-def similarity_score(
-    pattern: Sequence[str], state: Sequence[str], ids: Mapping[str, int], token_mode: bool
-) -> float:
-    """The multi-symbol score (0-100) of §6.3; the similarity is ``score / 100.0``."""
-    if token_mode:
-        return token_score(token_lcs(pattern, state, ids), len(pattern), len(state))
-    return char_score(" ".join(state), " ".join(pattern))
-
-
 def passes_threshold(score: float, threshold: float) -> bool:
     """Both tests of §6.3: ``score >= threshold*100 - 1e-6`` and ``score/100 >= threshold``."""
     return score >= threshold * 100.0 - 1e-6 and score / 100.0 >= threshold
