@@ -131,7 +131,9 @@ class ClickHousePatternStore:
                 {
                     "node": node,
                     "generation": generation,
-                    "names": wanted[start : start + FETCH_BATCH],
+                    "names": tuple(
+                        wanted[start : start + FETCH_BATCH]
+                    ),  # IN needs a tuple on 18.16
                 },
             )
             for name, data in rows:
