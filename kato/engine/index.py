@@ -19,7 +19,16 @@ from kato.engine.types import PatternData
 class IndexedPattern:
     """Immutable facts about one stored pattern, precomputed once per worker."""
 
-    __slots__ = ("data", "distinct", "first", "flat", "joined_length", "length", "name")
+    __slots__ = (
+        "data",
+        "distinct",
+        "event_starts",
+        "first",
+        "flat",
+        "joined_length",
+        "length",
+        "name",
+    )
 
     def __init__(self, name: str, data: PatternData) -> None:
         self.name = name
@@ -29,6 +38,10 @@ class IndexedPattern:
         self.first = data[0][0]
         self.distinct: dict[str, int] = dict(Counter(self.flat))
         self.joined_length = sum(len(s) for s in self.flat) + self.length - 1  # " ".join(flat)
+        # event_starts[k] = number of symbols before event k; the last entry is the length.
+        self.event_starts: list[int] = [0]
+        for event in data:
+            self.event_starts.append(self.event_starts[-1] + len(event))
 
 
 class PatternIndex:

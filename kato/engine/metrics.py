@@ -44,18 +44,6 @@ def pre_potential(
     return (evidence + confidence) * snr_value + fragmentation_term(fragmentation)
 
 
-def pre_potential_bound(lcs: int, pattern_length: int, state_length: int) -> float:
-    """An upper bound of :func:`pre_potential` from the token LCS alone.
-
-    The matcher's matches ``m`` form a common subsequence, so ``m <= lcs``; the
-    flat-diff extras are at least ``S - lcs``; confidence and the fragmentation
-    term are at most 1. The snr bound is then ``(3*lcs - S) / (lcs + S)``. A
-    small margin covers rounding differences between the two formulas.
-    """
-    snr_bound = (3 * lcs - state_length) / (lcs + state_length)
-    return (lcs / pattern_length + 1.0) * max(snr_bound, 0.0) + 1.0 + 1e-9
-
-
 def potential(
     evidence: float, confidence: float, snr_value: float, itfdf: float, fragmentation: float
 ) -> float:

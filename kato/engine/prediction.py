@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kato.engine import metrics
+from kato.engine import metrics, pruning
 from kato.engine.alignment import (
     EventAlignment,
     FlatAlignment,
@@ -80,30 +79,37 @@ def candidate_ids(
     config: EngineConfig,
     minhash_hash: str,
     brute_force: bool,
-) -> list[int]:
-    """Patterns worth evaluating: a superset of those that can pass the threshold."""
+) -> dict[int, int | None]:
+    """Patterns worth evaluating (a superset of those that can pass the threshold).
+
+    Maps each pattern id to its multiset symbol overlap with the state when the
+    inverted index computed it (None otherwise).
+    """
     if config.filter_pipeline:
-        return FilterPipeline(index, config, minhash_hash).run(state)
+        return dict.fromkeys(FilterPipeline(index, config, minhash_hash).run(state))
     threshold = config.recall_threshold
-    if brute_force or threshold <= 0:
-        return index.all_ids()
+    if brute_force:
+        return dict.fromkeys(index.all_ids())
+    overlaps: dict[int, int | None] = dict(index.overlaps(state))
+    if threshold <= 0:
+        return {pid: overlaps.get(pid, 0) for pid in index.all_ids()}
     floor = threshold - _BOUND_MARGIN
     size = len(state)
     if config.use_token_matching:
         # similarity = 2*lcs/(P+S) and lcs <= the multiset overlap of the symbols.
-        return [
-            pid
-            for pid, overlap in index.overlaps(state).items()
-            if 2.0 * overlap / (index.pattern(pid).length + size) >= floor
-        ]
+        return {
+            pid: overlap
+            for pid, overlap in overlaps.items()
+            if 2.0 * overlap / (index.pattern(pid).length + size) >= floor  # type: ignore[operator]
+        }
     # Character mode: the character LCS is at most the shorter text.
     text_length = sum(len(s) for s in state) + size - 1
-    return [
-        pid
+    return {
+        pid: overlaps.get(pid, 0)
         for pid in index.all_ids()
         if 2.0 * min(text_length, p_len := index.pattern(pid).joined_length) / (text_length + p_len)
         >= floor
-    ]
+    }
 
 
 # -- multi-symbol path ---------------------------------------------------------
@@ -138,7 +144,7 @@ class _Candidate:
 
 
 def _score(
-    index: PatternIndex, pool: Iterable[int], state: list[str], config: EngineConfig
+    index: PatternIndex, pool: dict[int, int | None], state: list[str], config: EngineConfig
 ) -> list[_Scored]:
     """Exact similarity of every pooled pattern; keep those passing both threshold tests."""
     ids = state_ids(state)
@@ -147,9 +153,12 @@ def _score(
     token_mode = config.use_token_matching
     state_text = " ".join(state)
     kept: list[_Scored] = []
-    for pid in pool:
+    for pid, overlap in pool.items():
         pattern = index.pattern(pid)
-        lcs = token_lcs(pattern.flat, state, ids)
+        # With at most one symbol in common the LCS is that overlap.
+        lcs = (
+            overlap if overlap is not None and overlap <= 1 else token_lcs(pattern.flat, state, ids)
+        )
         if token_mode:
             score = token_score(lcs, pattern.length, size)
         else:
@@ -202,32 +211,23 @@ def _ensemble(
 ) -> list[_Candidate]:
     """Align the scored candidates and prune to 3K (§6.11), in name order.
 
-    With more than 3K candidates, they are aligned in order of an upper bound of
-    their pre-potential, and alignment stops as soon as no remaining candidate can
-    reach the current 3K-th best value: the result is exactly the full pruning's.
+    With more than 3K candidates, the pre-potential of each is computed from block
+    positions alone and only the 3K survivors are fully aligned: the result is
+    exactly that of aligning everything first.
     """
     keep = 3 * config.max_predictions
-    if len(scored) <= keep or (config.fuzzy_token_threshold or 0.0) > 0:
-        evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
-        return sorted(_prune(evaluated, keep), key=lambda c: c.name)
-    size = len(matcher.b)
-    bounded = sorted(
-        ((metrics.pre_potential_bound(s.lcs, s.pattern.length, size), s) for s in scored),
-        key=lambda pair: -pair[0],
-    )
-    best: list[float] = []  # min-heap of the best `keep` pre-potentials seen
-    evaluated: list[_Candidate] = []
-    for bound, s in bounded:
-        if len(best) == keep and bound < best[0]:
-            break
-        candidate = _evaluate(s, stm, matcher, config)
-        if candidate is None:
-            continue
-        evaluated.append(candidate)
-        if len(best) < keep:
-            heapq.heappush(best, candidate.pre_potential)
-        elif candidate.pre_potential > best[0]:
-            heapq.heapreplace(best, candidate.pre_potential)
+    if len(scored) > keep and not (config.fuzzy_token_threshold or 0.0) > 0:
+        symbols = set(matcher.b)
+        keep_unaligned = config.recall_threshold <= 0
+        ranked = [
+            (pre, s)
+            for s in scored
+            if (pre := pruning.pre_potential(s.pattern, s.lcs, matcher, symbols, keep_unaligned))
+            is not None
+        ]
+        ranked.sort(key=lambda pair: (-pair[0], pair[1].pattern.name))
+        scored = [s for _, s in ranked[:keep]]
+    evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
     return sorted(_prune(evaluated, keep), key=lambda c: c.name)
 
 
