@@ -31,7 +31,7 @@ from kato.service.context import ServiceContext
 from kato.service.errors import install_error_handlers
 from kato.service.json_response import KatoJSONResponse
 from kato.service.logging_setup import configure_logging
-from kato.service.middleware import SessionGuardMiddleware, TraceMiddleware
+from kato.service.middleware import CORS_OPTIONS, SessionGuardMiddleware, TraceMiddleware
 from kato.service.sessions import SessionService
 from kato.service.settings import Settings, load_settings
 from kato.storage.ports import Backend
@@ -92,13 +92,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.include_router(router)
 
     # Added innermost first: CORS, then the session guard, then the trace layer (outermost).
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
-    )
+    app.add_middleware(CORSMiddleware, **CORS_OPTIONS)  # type: ignore[arg-type]
     app.add_middleware(SessionGuardMiddleware, sessions=lambda: SessionService(context))
     app.add_middleware(
         TraceMiddleware,

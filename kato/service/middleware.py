@@ -17,6 +17,7 @@ from http.cookies import SimpleCookie
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kato.service.errors import TRACE_ID_SCOPE_KEY, server_error_body, session_not_found_body
@@ -37,31 +38,29 @@ class BodyTooLargeError(HTTPException):
         super().__init__(status_code=413, detail="Request body too large")
 
 
-def cors_headers(request_headers: Headers) -> list[tuple[bytes, bytes]]:
-    """The simple-response CORS headers Starlette's CORSMiddleware would add (allow all)."""
-    origin = request_headers.get("origin")
-    if origin is None:
-        return []
-    if "cookie" in request_headers:
-        return [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-credentials", b"true"),
-            (b"vary", b"Origin"),
-        ]
-    return [
-        (b"access-control-allow-origin", b"*"),
-        (b"access-control-allow-credentials", b"true"),
-    ]
+CORS_OPTIONS: dict[str, object] = {
+    "allow_origins": ["*"],
+    "allow_credentials": True,
+    "allow_methods": ["*"],
+    "allow_headers": ["*"],
+}
+# Used only for its header logic, so that responses made outside the CORS layer (guard 404s,
+# 5xx from the safety net) carry exactly the headers Starlette's CORSMiddleware would add.
+_CORS = CORSMiddleware(app=lambda scope, receive, send: None, **CORS_OPTIONS)  # type: ignore[arg-type]
 
 
-async def send_json(
-    send: Send, status: int, body: object, extra_headers: list[tuple[bytes, bytes]]
-) -> None:
+def with_cors(send: Send, request_headers: Headers) -> Send:
+    async def send_with_cors(message: Message) -> None:
+        await _CORS.send(message, send=send, request_headers=request_headers)
+
+    return send_with_cors
+
+
+async def send_json(send: Send, status: int, body: object) -> None:
     payload = encode(body)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
-        *extra_headers,
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
@@ -131,7 +130,7 @@ class TraceMiddleware:
             if started:
                 raise
             status, body = self._failure(exc, scope)
-            await send_json(send_with_headers, status, body, cors_headers(headers))
+            await send_json(with_cors(send_with_headers, headers), status, body)
         finally:
             monitoring.request_finished(scope["method"], status, time.perf_counter() - begin)
 
@@ -177,7 +176,7 @@ class SessionGuardMiddleware:
         live = await run_in_threadpool(self.sessions().touch, session_id)
         if not live:
             body = session_not_found_body(session_id)
-            await send_json(send, 404, body, cors_headers(Headers(scope=scope)))
+            await send_json(with_cors(send, Headers(scope=scope)), 404, body)
             return
         scope[GUARDED_SESSION_SCOPE_KEY] = session_id
         await self.app(scope, receive, send)

@@ -482,12 +482,15 @@ def test_cors_everywhere_including_guard_404(http: httpx.Client) -> None:
     origin = {"Origin": "http://example.com"}
     r = http.get("/sessions/bogus/stm", headers=origin)
     assert r.status_code == 404
-    assert r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["access-control-allow-origin"] == "http://example.com"
     assert r.headers["access-control-allow-credentials"] == "true"
+    ok = http.get("/health", headers=origin)
+    cors = [key for key in ok.headers if key.startswith("access-control")]
+    assert {key: r.headers[key] for key in cors} == {key: ok.headers[key] for key in cors}
     preflight = {**origin, "Access-Control-Request-Method": "POST"}
     r = http.options("/sessions/bogus/observe", headers=preflight)
     assert r.status_code == 404 and r.json()["error"]["code"] == "SESSION_NOT_FOUND"
-    assert r.headers["access-control-allow-origin"] == "*"
+    assert r.headers["access-control-allow-origin"] == "http://example.com"
     r = http.options("/sessions", headers=preflight)
     assert r.status_code == 200
     assert "POST" in r.headers["access-control-allow-methods"]
