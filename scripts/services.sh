@@ -136,7 +136,7 @@ wait_port() {  # wait_port NAME PORT PIDFILE
   local name=$1 port=$2 pidfile=$3 i
   for ((i = 0; i < WAIT_SECONDS * 10; i++)); do
     if port_open "$port"; then return 0; fi
-    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    if [ -f "$pidfile" ] && ! alive "$(cat "$pidfile")"; then
       die "$name exited during startup (see its log in the run directory)"
     fi
     sleep 0.1
@@ -168,17 +168,23 @@ start_clickhouse() {
   wait_port clickhouse "$port" "$ch/clickhouse.pid"
 }
 
+alive() {  # alive PID: running (a zombie nobody reaped yet counts as gone)
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
 stop_pid() {  # stop_pid PIDFILE: SIGTERM, wait, then SIGKILL
   local pidfile=$1 pid i
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$pidfile"
 }

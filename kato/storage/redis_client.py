@@ -28,8 +28,9 @@ def connect(url: str, pool_size: int, timeout: float) -> redis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[redis.exceptions.ConnectionError],
+        # One immediate retry on a broken connection (a pooled socket that died with a
+        # server restart); never on a timeout, so a hung server costs one timeout only.
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
     )
     return redis.Redis(connection_pool=pool)
 

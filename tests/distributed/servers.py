@@ -10,9 +10,11 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +72,21 @@ class Services:
     def start_one(self, name: str) -> None:
         self._script("start-one", str(self.run_dir), name)
 
+    def pid(self, name: str) -> int:
+        """Process id of ``redis`` or ``clickhouse`` (both started by services.sh)."""
+        pidfile = {"redis": "redis/redis.pid", "clickhouse": "clickhouse/clickhouse.pid"}[name]
+        return int((self.run_dir / pidfile).read_text().strip())
+
+    def kill_one(self, name: str) -> None:
+        """SIGKILL one server (a crash: no shutdown work) and wait until it is gone."""
+        pid = self.pid(name)
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(500):
+            if not _alive(pid):
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"{name} (pid {pid}) did not exit")
+
     @property
     def redis_url(self) -> str:
         return self.env["REDIS_URL"]
@@ -93,6 +110,15 @@ class Services:
             client.flushdb()
         finally:
             client.close()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left for a non-reaping init counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 _lock = threading.Lock()
