@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,13 +98,32 @@ class KatoServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200:
-                    return
+                healthy = httpx.get(f"{self.base_url}/health", timeout=1.0).status_code == 200
             except httpx.HTTPError:
-                pass
+                healthy = False
+            if healthy and self._owns_port():
+                return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def _owns_port(self) -> bool:
+        """The listening socket belongs to our process tree, not to a server that won a port race."""
+        assert self.process is not None
+        try:
+            root = psutil.Process(self.process.pid)
+            ours = {root.pid, *(child.pid for child in root.children(recursive=True))}
+            listeners = [
+                conn.pid
+                for conn in psutil.net_connections(kind="tcp")
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == self.port
+            ]
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            return self.process.poll() is None
+        if any(pid is not None and pid not in ours for pid in listeners):
+            self.stop()
+            raise RuntimeError(f"port {self.port} is served by another process")
+        return bool(listeners) and self.process.poll() is None
 
     def log(self) -> str:
         if self.log_path is None or not self.log_path.exists():
