@@ -16,7 +16,6 @@ import importlib
 import importlib.metadata
 import os
 import pkgutil
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -95,4 +94,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -44,9 +44,15 @@ CORS_OPTIONS: dict[str, object] = {
     "allow_methods": ["*"],
     "allow_headers": ["*"],
 }
+
+
 # Used only for its header logic, so that responses made outside the CORS layer (guard 404s,
 # 5xx from the safety net) carry exactly the headers Starlette's CORSMiddleware would add.
-_CORS = CORSMiddleware(app=lambda scope, receive, send: None, **CORS_OPTIONS)  # type: ignore[arg-type]
+async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:
+    return None
+
+
+_CORS = CORSMiddleware(app=_unused_app, **CORS_OPTIONS)  # type: ignore[arg-type]
 
 
 def with_cors(send: Send, request_headers: Headers) -> Send:

@@ -79,8 +79,8 @@ class KatoCollector(Collector):
 
 def registry_for(context: ServiceContext) -> CollectorRegistry:
     if context.prometheus_registry is None:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(KatoCollector(context))
-        context.prometheus_registry = registry
+        fresh = CollectorRegistry(auto_describe=False)
+        fresh.register(KatoCollector(context))
+        context.prometheus_registry = fresh
     registry: CollectorRegistry = context.prometheus_registry
     return registry

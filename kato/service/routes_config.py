@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends
+from fastapi.openapi.models import Example
 
 from kato.engine.config import validate_config_update
 from kato.engine.errors import InvalidConfigError
@@ -21,7 +22,7 @@ from kato.service.sessions import SessionService
 
 router = APIRouter(tags=["configuration"])
 
-_CONFIG_EXAMPLES = {
+_CONFIG_EXAMPLES: dict[str, Example] = {
     "wrapped": {"value": {"config": {"recall_threshold": 0.2, "max_predictions": 10}}},
     "flat": {"value": {"use_token_matching": False}},
 }

@@ -21,7 +21,9 @@ from kato.storage.ports import StorageUnavailableError
 
 router = APIRouter(tags=["node"])
 
-_FAILURE = {500: {"model": ServerError, "description": "Retrieval failed"}}
+_FAILURE: dict[int | str, dict[str, Any]] = {
+    500: {"model": ServerError, "description": "Retrieval failed"}
+}
 _DEPRECATION_WARNING = (
     "This endpoint is deprecated. Use /sessions/{{session_id}}/{route} for session-aware data."
 )

@@ -26,7 +26,9 @@ from kato.service.sessions import SessionService
 
 router = APIRouter(tags=["observations"])
 
-_DIMENSION_ERROR = {400: {"model": ErrorDetail, "description": "Vector dimension mismatch"}}
+_DIMENSION_ERROR: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "Vector dimension mismatch"}
+}
 
 
 def to_observation(item: ObservationInput) -> Observation:
