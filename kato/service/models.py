@@ -277,3 +277,8 @@ def documented(
 ) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: the 200 model plus error bodies (documentation only)."""
     return {200: {"model": model}, **(errors or {})}
+
+
+def example(body: Any, description: str = "Successful response") -> dict[int | str, dict[str, Any]]:
+    """``responses=`` documenting a free-form 200 body by an example (monitoring routes)."""
+    return {200: {"description": description, "content": {"application/json": {"example": body}}}}

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from kato.service.context import ServiceContext, get_context
-from kato.service.models import HealthResponse, documented
+from kato.service.models import HealthResponse, documented, example
 from kato.service.monitoring import METRIC_NAMES
 from kato.service.timefmt import offset_timestamp
 
@@ -23,7 +23,23 @@ def mask_url_credentials(url: str) -> str:
     return _USERINFO.sub(r"\g<scheme>***@", url)
 
 
-@router.get("/", summary="Service banner")
+@router.get(
+    "/",
+    summary="Service banner",
+    responses=example(
+        {
+            "service": "KATO API",
+            "version": "3.10.1",
+            "description": "Knowledge Abstraction for Traceable Outcomes with Multi-User Support",
+            "docs": "/docs",
+            "health": "/health",
+            "status": "running",
+            "uptime_seconds": 12.3,
+            "architecture": "modular",
+            "session_support": True,
+        }
+    ),
+)
 def banner(context: ServiceContext = Depends(get_context)) -> Any:
     return {
         "service": "KATO API",
@@ -107,7 +123,31 @@ def session_statistics(context: ServiceContext) -> dict[str, Any]:
     return sessions
 
 
-@router.get("/status", summary="Status, session and engine statistics")
+@router.get(
+    "/status",
+    summary="Status, session and engine statistics",
+    responses=example(
+        {
+            "status": "healthy",
+            "base_processor_id": "kato",
+            "uptime_seconds": 0.15,
+            "sessions": {
+                "total_sessions": 1,
+                "active_sessions": 1,
+                "expired_sessions": 0,
+                "backend": "redis",
+                "redis_url": "redis://***@redis:6379/0",
+            },
+            "processors": {
+                "total_processors": 1,
+                "max_processors": 100,
+                "eviction_ttl_seconds": 3600,
+                "processors": [],
+            },
+            "version": "3.10.1",
+        }
+    ),
+)
 def status(context: ServiceContext = Depends(get_context)) -> Any:
     return {
         "status": "healthy",

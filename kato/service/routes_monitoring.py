@@ -7,16 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
 from kato.service.context import ServiceContext, get_context
 from kato.service.errors import ApiError
+from kato.service.models import ErrorDetail, example
 from kato.service.monitoring import METRIC_NAMES
 from kato.service.prometheus import registry_for
 from kato.service.routes_health import health_verdict
 from kato.service.timefmt import offset_timestamp
 
 router = APIRouter(tags=["monitoring"])
+
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _concurrency_status(utilization: float) -> str:
@@ -27,7 +30,26 @@ def _concurrency_status(utilization: float) -> str:
     return "healthy"
 
 
-@router.get("/concurrency", summary="In-flight request statistics")
+@router.get(
+    "/concurrency",
+    summary="In-flight request statistics",
+    responses=example(
+        {
+            "status": "healthy",
+            "current": {"concurrent_requests": 1, "utilization_percent": 1.0},
+            "peak": {"concurrent_requests": 4, "utilization_percent": 4.0},
+            "limits": {
+                "per_worker": 100,
+                "warning_threshold": 80,
+                "critical_threshold": 95,
+                "total_capacity": 100,
+            },
+            "configuration": {"workers": 1, "backlog": 2048, "max_requests": "unlimited"},
+            "recommendations": [],
+            "timestamp": "2026-11-26T10:32:01.266251+00:00",
+        }
+    ),
+)
 def concurrency(context: ServiceContext = Depends(get_context)) -> Any:
     settings = context.settings
     monitoring = context.monitoring
@@ -70,7 +92,17 @@ def concurrency(context: ServiceContext = Depends(get_context)) -> Any:
     }
 
 
-@router.get("/cache/stats", summary="Cache statistics")
+@router.get(
+    "/cache/stats",
+    summary="Cache statistics",
+    responses=example(
+        {
+            "cache_performance": {"status": "disabled", "reason": "Cache manager not available"},
+            "cache_health": {"status": "disabled"},
+            "timestamp": "2026-11-26T10:32:01.266251+00:00",
+        }
+    ),
+)
 def cache_stats() -> Any:
     return {
         "cache_performance": {"status": "disabled", "reason": "Cache manager not available"},
@@ -79,7 +111,20 @@ def cache_stats() -> Any:
     }
 
 
-@router.post("/cache/invalidate", summary="Invalidate caches (results never change)")
+@router.post(
+    "/cache/invalidate",
+    summary="Invalidate caches (results never change)",
+    responses=example(
+        {
+            "status": "disabled",
+            "patterns_invalidated": None,
+            "symbols_invalidated": None,
+            "session_id": None,
+            "reason": "Cache manager not available",
+            "timestamp": "2026-11-26T10:32:01.266251+00:00",
+        }
+    ),
+)
 def cache_invalidate(session_id: str | None = Query(default=None)) -> Any:
     return {
         "status": "disabled",
@@ -91,7 +136,11 @@ def cache_invalidate(session_id: str | None = Query(default=None)) -> Any:
     }
 
 
-@router.get("/distributed-stm/stats", summary="Distributed-STM statistics")
+@router.get(
+    "/distributed-stm/stats",
+    summary="Distributed-STM statistics",
+    responses=example({"status": "disabled", "timestamp": "2026-11-26T10:32:01.266251+00:00"}),
+)
 def distributed_stm_stats(context: ServiceContext = Depends(get_context)) -> Any:
     return {
         "status": "disabled",
@@ -140,7 +189,38 @@ def _summary(context: ServiceContext, active: int, reading: Any) -> dict[str, An
     }
 
 
-@router.get("/metrics", summary="JSON metrics summary (cached per process)")
+@router.get(
+    "/metrics",
+    summary="JSON metrics summary (cached per process)",
+    responses=example(
+        {
+            "timestamp": 1795689121.06,
+            "sessions": {
+                "total_created": 3,
+                "total_deleted": 1,
+                "active": 2,
+                "operations_total": 9,
+            },
+            "performance": {
+                "total_requests": 40,
+                "total_errors": 0,
+                "error_rate": 0.0,
+                "average_response_time": 0.004,
+            },
+            "resources": {"cpu_percent": 3.5, "memory_percent": 41.2, "disk_percent": 60.1},
+            "databases": {"redis": {"operations": 40, "errors": 0, "avg_response_time": 0.0}},
+            "rates": {
+                "requests_per_second": 0.6,
+                "requests_per_minute": 40.0,
+                "errors_per_minute": 0.0,
+            },
+            "processor_manager": {"total_processors": 1, "max_processors": 100},
+            "uptime_seconds": 60.2,
+            "active_sessions": 2,
+            "error": None,
+        }
+    ),
+)
 def metrics(context: ServiceContext = Depends(get_context)) -> Any:
     cached = context.metrics_cache
     ttl = context.settings.metrics_cache_ttl_seconds
@@ -171,7 +251,23 @@ def metrics(context: ServiceContext = Depends(get_context)) -> Any:
     return body
 
 
-@router.get("/stats", summary="Time-series bundle")
+@router.get(
+    "/stats",
+    summary="Time-series bundle",
+    responses=example(
+        {
+            "time_range_minutes": 10,
+            "timestamp": 1795689121.06,
+            "processor_manager": {"total_processors": 1},
+            "current_status": {"status": "healthy", "issues": [], "metrics": {}, "timestamp": 1.0},
+            "time_series": {
+                "kato_requests_total": [{"timestamp": 1.0, "value": 3.0, "labels": {}}]
+            },
+            "summary": {"sessions": {}, "performance": {}, "resources": {}, "databases": {}},
+            "error": None,
+        }
+    ),
+)
 def stats(
     minutes: int = Query(default=10, ge=1), context: ServiceContext = Depends(get_context)
 ) -> Any:
@@ -214,16 +310,36 @@ def stats(
     "/metrics/prometheus",
     summary="Prometheus text exposition",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    responses={
+        200: {
+            "content": {
+                PROMETHEUS_CONTENT_TYPE: {
+                    "example": "# TYPE kato_requests_total counter\nkato_requests_total 42.0\n"
+                }
+            }
+        }
+    },
 )
 def prometheus_metrics(context: ServiceContext = Depends(get_context)) -> Response:
-    return Response(
-        generate_latest(registry_for(context)),
-        media_type="text/plain; version=0.0.4; charset=utf-8",
-    )
+    return Response(generate_latest(registry_for(context)), media_type=PROMETHEUS_CONTENT_TYPE)
 
 
-@router.get("/metrics/{metric_name}", summary="One metric's time series")
+@router.get(
+    "/metrics/{metric_name}",
+    summary="One metric's time series",
+    responses={
+        **example(
+            {
+                "metric_name": "kato_requests_total",
+                "time_range_minutes": 10,
+                "timestamp": 1795689121.06,
+                "statistics": {"count": 2, "min": 1.0, "max": 2.0, "avg": 1.5},
+                "data_points": [{"timestamp": 1795689120.0, "value": 1.0, "labels": {}}],
+            }
+        ),
+        404: {"model": ErrorDetail, "description": "No data in the window"},
+    },
+)
 def metric_series(
     metric_name: str,
     minutes: int = Query(default=10, ge=1),
@@ -250,7 +366,21 @@ def metric_series(
     }
 
 
-@router.get("/connection-pools", summary="Backend connection health")
+@router.get(
+    "/connection-pools",
+    summary="Backend connection health",
+    responses=example(
+        {
+            "status": "healthy",
+            "health": {"sqlite": "ok"},
+            "pool_statistics": {"backend": "embedded"},
+            "connection_optimization": {},
+            "performance_improvements": {},
+            "error": None,
+            "timestamp": "2026-11-26T10:32:01.266251+00:00",
+        }
+    ),
+)
 def connection_pools(context: ServiceContext = Depends(get_context)) -> Any:
     try:
         health = context.backend.health()

@@ -16,6 +16,7 @@ from kato.service.models import (
     SymbolAffinityResponse,
     SymbolStatsResponse,
     documented,
+    example,
 )
 from kato.storage.ports import StorageUnavailableError
 
@@ -68,6 +69,7 @@ def get_pattern(
 @router.get(
     "/percept-data",
     deprecated=True,
+    responses=example({"percept_data": {}, "node_id": "default_node_kato", "warning": "…"}),
     summary="Deprecated: static payload; use the session route",
 )
 def deprecated_percept_data(
@@ -83,6 +85,7 @@ def deprecated_percept_data(
 @router.get(
     "/cognition-data",
     deprecated=True,
+    responses=example({"cognition_data": {}, "node_id": "default_node_kato", "warning": "…"}),
     summary="Deprecated: static payload; use the session route",
 )
 def deprecated_cognition_data(
