@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 
 from kato.service import (
     routes_config,
@@ -34,7 +35,7 @@ from kato.service.logging_setup import configure_logging
 from kato.service.middleware import CORS_OPTIONS, SessionGuardMiddleware, TraceMiddleware
 from kato.service.sessions import SessionService
 from kato.service.settings import Settings, load_settings
-from kato.storage.ports import Backend
+from kato.storage.ports import Backend, StorageUnavailableError
 
 API_DESCRIPTION = (
     "Deterministic, explainable memory for agents: sessions stream observations into "
@@ -74,6 +75,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:  # open storage now so the first request is not the one that pays for it
+            await run_in_threadpool(lambda: context.backend)
+        except StorageUnavailableError as exc:
+            logging.getLogger("kato.service").warning("storage not ready at startup: %s", exc)
         yield
         if backend is None:
             context.close()

@@ -9,6 +9,8 @@ from typing import Any
 
 from kato.service.settings import Settings
 
+_EXTRA_FIELDS = ("trace_id", "method", "path", "status", "duration_ms")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
@@ -20,6 +22,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in _EXTRA_FIELDS:
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -27,6 +27,7 @@ from kato.service.sessions import SessionService, guarded_session_id
 from kato.storage.ports import StorageUnavailableError
 
 logger = logging.getLogger("kato.service")
+access_logger = logging.getLogger("kato.access")
 
 GUARDED_SESSION_SCOPE_KEY = "kato.session_id"
 
@@ -138,7 +139,22 @@ class TraceMiddleware:
             status, body = self._failure(exc, scope)
             await send_json(with_cors(send_with_headers, headers), status, body)
         finally:
-            monitoring.request_finished(scope["method"], status, time.perf_counter() - begin)
+            duration = time.perf_counter() - begin
+            monitoring.request_finished(scope["method"], status, duration)
+            access_logger.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                duration * 1000,
+                extra={
+                    "trace_id": trace_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 3),
+                },
+            )
 
     def _limited(self, receive: Receive) -> Receive:
         received = 0
