@@ -35,7 +35,10 @@ affinity and the cgroup CPU quota of a container), capped at 16.
 
 Workers are uvicorn workers (``uvicorn-worker`` package when installed; uvicorn's own
 deprecated ``uvicorn.workers`` module otherwise) extended so that ``worker_connections`` becomes
-uvicorn's ``limit_concurrency`` (excess requests get 503 instead of queueing without bound).
+uvicorn's ``limit_concurrency`` (excess requests get 503 instead of queueing without bound), and
+so that a stopping worker (recycled after ``max_requests``, replaced by a HUP reload, or shut
+down) drains its keep-alive connections instead of closing them under a proxy's feet
+(:class:`DrainingHTTPProtocol`): recycling and reloads behind nginx lose no request.
 
 Logs are one JSON object per line (:class:`JsonFormatter`): access lines on stdout, error and
 lifecycle lines on stderr.
@@ -65,6 +68,13 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol as _AutoHTTPProtocol
+
+try:
+    from uvicorn_worker import UvicornWorker as _UvicornWorker
+except ImportError:  # pragma: no cover - exercised only without the uvicorn-worker package
+    from uvicorn.workers import UvicornWorker as _UvicornWorker
 
 APP = "kato.service.app:app"
 
@@ -290,16 +300,54 @@ def build_logconfig(level: str, access_log: str | None, error_log: str) -> dict[
 
 # --------------------------------------------------------------------------- worker class
 
-try:
-    from uvicorn_worker import UvicornWorker as _UvicornWorker
-except ImportError:  # pragma: no cover - exercised only without the uvicorn-worker package
-    from uvicorn.workers import UvicornWorker as _UvicornWorker
+
+class DrainingHTTPProtocol(_AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP/1.1 protocol, with a shutdown that never closes an idle connection.
+
+    uvicorn closes idle keep-alive connections at once when a worker stops (recycling after
+    ``max_requests``, SIGHUP reload, SIGTERM). A proxy that keeps upstream connections alive
+    (nginx ``keepalive``) may be sending a request on such a connection at that very moment; it
+    then gets a reset and answers 502, and never retries a POST. Here a stopping worker keeps
+    idle connections open: a request that still arrives on one is served with
+    ``Connection: close``; connections nobody uses close by the keep-alive timeout, which is
+    longer than the proxy's own idle timeout (nginx closes them first, see deploy/nginx).
+    """
+
+    _kato_draining = False
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.keep_alive = False
+            return
+        self._kato_draining = True
+        if self.timeout_keep_alive_task is None and not self.transport.is_closing():
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:  # httptools implementation
+        if self._kato_draining:
+            cycle.keep_alive = False
+        super()._start_asgi_task(cycle, app)
+
+    def handle_events(self) -> None:  # h11 implementation
+        super().handle_events()
+        cycle = self.cycle
+        if self._kato_draining and cycle is not None and not cycle.response_started:
+            cycle.keep_alive = False
 
 
 class KatoUvicornWorker(_UvicornWorker):  # type: ignore[misc,valid-type]
-    """uvicorn worker whose ``limit_concurrency`` is gunicorn's ``worker_connections``."""
+    """uvicorn worker: ``limit_concurrency`` is gunicorn's ``worker_connections``, and
+    stopping (recycling, reload, shutdown) drains keep-alive connections
+    (:class:`DrainingHTTPProtocol`)."""
 
-    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {"loop": "auto", "http": "auto", "lifespan": "auto"}
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "auto",
+        "http": DrainingHTTPProtocol,
+        "lifespan": "auto",
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
