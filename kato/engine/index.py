@@ -4,13 +4,21 @@ Pattern data never changes once stored, so each worker keeps one index per node
 and brings it up to date from the knowledge base's creation feed
 (:meth:`KnowledgeBase.patterns_since`) before every prediction. Frequencies,
 emotives and statistics are not cached here: they are read fresh.
+
+Postings are compact typed arrays (one set per symbol) so a query can count
+symbol overlaps for every pattern at once with NumPy.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
 
 from kato.engine.ports import KnowledgeBase
 from kato.engine.types import PatternData
@@ -19,29 +27,76 @@ from kato.engine.types import PatternData
 class IndexedPattern:
     """Immutable facts about one stored pattern, precomputed once per worker."""
 
-    __slots__ = (
-        "data",
-        "distinct",
-        "event_starts",
-        "first",
-        "flat",
-        "joined_length",
-        "length",
-        "name",
-    )
+    __slots__ = ("event_starts", "flat", "joined_length", "name")
 
     def __init__(self, name: str, data: PatternData) -> None:
         self.name = name
-        self.data = data
-        self.flat: tuple[str, ...] = tuple(s for event in data for s in event)
-        self.length = len(self.flat)
-        self.first = data[0][0]
-        self.distinct: dict[str, int] = dict(Counter(self.flat))
-        self.joined_length = sum(len(s) for s in self.flat) + self.length - 1  # " ".join(flat)
+        self.flat: tuple[str, ...] = tuple(sys.intern(s) for event in data for s in event)
+        self.joined_length = sum(len(s) for s in self.flat) + len(self.flat) - 1  # " ".join
         # event_starts[k] = number of symbols before event k; the last entry is the length.
-        self.event_starts: list[int] = [0]
+        starts = [0]
         for event in data:
-            self.event_starts.append(self.event_starts[-1] + len(event))
+            starts.append(starts[-1] + len(event))
+        self.event_starts = tuple(starts)
+
+    @property
+    def length(self) -> int:
+        return len(self.flat)
+
+    @property
+    def first(self) -> str:
+        return self.flat[0]
+
+    @property
+    def data(self) -> PatternData:
+        """The events, rebuilt from the flat symbols and the event boundaries."""
+        s = self.event_starts
+        return [list(self.flat[s[k] : s[k + 1]]) for k in range(len(s) - 1)]
+
+    def event(self, k: int) -> tuple[str, ...]:
+        return self.flat[self.event_starts[k] : self.event_starts[k + 1]]
+
+    @property
+    def distinct(self) -> dict[str, int]:
+        """Distinct symbols with their counts, in first-occurrence order."""
+        return dict(Counter(self.flat))
+
+
+class _Postings:
+    """The patterns holding one symbol: id, count, and the length of the event
+    holding its first occurrence."""
+
+    __slots__ = ("counts", "first_event_lengths", "ids")
+
+    def __init__(self) -> None:
+        self.ids = array("i")
+        self.counts = array("H")
+        self.first_event_lengths = array("H")
+
+
+@dataclass(frozen=True, slots=True)
+class Overlaps:
+    """For every pattern sharing a symbol with a state (NumPy arrays, aligned).
+
+    ``overlap`` is the multiset overlap ``sum_s min(count in pattern, count in
+    state)``, an upper bound of the LCS. ``first_event_length`` is meaningful where
+    ``overlap == 1``: the length of the event holding the one shared symbol's first
+    occurrence.
+    """
+
+    ids: np.ndarray
+    overlap: np.ndarray
+    lengths: np.ndarray
+    first_event_length: np.ndarray
+    name_keys: np.ndarray
+
+
+def name_key(name: str) -> int:
+    """The first 64 bits of a 40-hex name: their numeric order is the names' code-point order."""
+    return int(name[:16], 16)
+
+
+_MAX_COUNT = 0xFFFF
 
 
 class PatternIndex:
@@ -50,11 +105,7 @@ class PatternIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._generation: int | None = None
-        self._last_seq = 0
-        self._patterns: list[IndexedPattern] = []
-        self._by_name: dict[str, int] = {}
-        self._postings: dict[str, list[tuple[int, int]]] = {}
-        self._by_first: dict[str, list[int]] = {}
+        self._reset(None)
 
     # -- maintenance -----------------------------------------------------------
     def sync(self, kb: KnowledgeBase) -> None:
@@ -67,13 +118,15 @@ class PatternIndex:
                 self._add(name, data)
                 self._last_seq = max(self._last_seq, seq)
 
-    def _reset(self, generation: int) -> None:
+    def _reset(self, generation: int | None) -> None:
         self._generation = generation
         self._last_seq = 0
-        self._patterns = []
-        self._by_name = {}
-        self._postings = {}
-        self._by_first = {}
+        self._patterns: list[IndexedPattern] = []
+        self._by_name: dict[str, int] = {}
+        self._postings: dict[str, _Postings] = {}
+        self._by_first: dict[str, list[int]] = {}
+        self._lengths = array("i")
+        self._name_keys = array("Q")
 
     def _add(self, name: str, data: PatternData) -> None:
         if name in self._by_name:
@@ -82,8 +135,22 @@ class PatternIndex:
         pattern = IndexedPattern(name, data)
         self._patterns.append(pattern)
         self._by_name[name] = pid
-        for symbol, count in pattern.distinct.items():
-            self._postings.setdefault(symbol, []).append((pid, count))
+        self._lengths.append(pattern.length)
+        self._name_keys.append(name_key(name))
+        counts = Counter(pattern.flat)
+        seen: set[str] = set()
+        starts = pattern.event_starts
+        for k in range(len(starts) - 1):
+            for symbol in pattern.flat[starts[k] : starts[k + 1]]:
+                if symbol in seen:
+                    continue
+                seen.add(symbol)
+                postings = self._postings.get(symbol)
+                if postings is None:
+                    postings = self._postings[symbol] = _Postings()
+                postings.ids.append(pid)
+                postings.counts.append(min(counts[symbol], _MAX_COUNT))
+                postings.first_event_lengths.append(min(starts[k + 1] - starts[k], _MAX_COUNT))
         self._by_first.setdefault(pattern.first, []).append(pid)
 
     # -- queries ---------------------------------------------------------------
@@ -103,18 +170,35 @@ class PatternIndex:
     def ids_with_first_symbol(self, symbol: str) -> list[int]:
         return list(self._by_first.get(symbol, ()))
 
-    def overlaps(self, state: Iterable[str]) -> dict[int, int]:
-        """For every pattern sharing a symbol with ``state``: the multiset overlap size.
+    def overlap_arrays(self, state: Iterable[str]) -> Overlaps:
+        """Symbol overlaps of every pattern with ``state``, computed with NumPy."""
+        with self._lock:  # the arrays must not grow while NumPy views them
+            return self._overlap_arrays(state)
 
-        The overlap ``sum_s min(count in pattern, count in state)`` bounds the LCS
-        from above, which lets the caller prune by the similarity threshold
-        without evaluating every pattern.
-        """
-        overlap: dict[int, int] = {}
+    def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
+        size = len(self._patterns)
+        overlap = np.zeros(size, dtype=np.int64)
+        first_event_length = np.zeros(size, dtype=np.int64)
         for symbol, state_count in Counter(state).items():
-            for pid, count in self._postings.get(symbol, ()):
-                overlap[pid] = overlap.get(pid, 0) + min(count, state_count)
-        return overlap
+            postings = self._postings.get(symbol)
+            if postings is None:
+                continue
+            ids = np.frombuffer(postings.ids, dtype=np.int32)
+            counts = np.frombuffer(postings.counts, dtype=np.uint16)
+            overlap[ids] += np.minimum(counts, state_count)
+            first_event_length[ids] += np.frombuffer(postings.first_event_lengths, dtype=np.uint16)
+        ids = np.flatnonzero(overlap)
+        lengths = np.frombuffer(self._lengths, dtype=np.int32)[:size]
+        keys = np.frombuffer(self._name_keys, dtype=np.uint64)[:size]
+        return Overlaps(
+            ids=ids,
+            overlap=overlap[ids],
+            lengths=lengths[ids].astype(np.int64),
+            first_event_length=first_event_length[ids],
+            name_keys=keys[ids],
+        )
 
-    def postings(self, symbol: str) -> list[tuple[int, int]]:
-        return self._postings.get(symbol, [])
+    def overlaps(self, state: Iterable[str]) -> dict[int, int]:
+        """Pattern id -> multiset overlap with ``state``, for patterns sharing a symbol."""
+        arrays = self.overlap_arrays(state)
+        return dict(zip(arrays.ids.tolist(), arrays.overlap.tolist(), strict=True))

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kato.engine import metrics, pruning
 from kato.engine.alignment import (
     EventAlignment,
@@ -16,10 +18,11 @@ from kato.engine.alignment import (
     flat_diff,
     unaligned,
 )
+from kato.engine.bulk import SingleSymbolCandidates, split_by_overlap, top_by_pre_potential
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
-from kato.engine.index import IndexedPattern, PatternIndex
+from kato.engine.index import IndexedPattern, PatternIndex, name_key
 from kato.engine.matcher import BlockMatcher
 from kato.engine.ports import KnowledgeBase
 from kato.engine.similarity import (
@@ -73,6 +76,16 @@ def predict(
 
 
 # -- candidate search ----------------------------------------------------------
+def _indexed_token_search(config: EngineConfig, brute_force: bool) -> bool:
+    """The default case: the symbol index bounds the LCS (token mode, threshold > 0)."""
+    return (
+        not brute_force
+        and not config.filter_pipeline
+        and config.use_token_matching
+        and config.recall_threshold > 0
+    )
+
+
 def candidate_ids(
     index: PatternIndex,
     state: Sequence[str],
@@ -80,29 +93,21 @@ def candidate_ids(
     minhash_hash: str,
     brute_force: bool,
 ) -> dict[int, int | None]:
-    """Patterns worth evaluating (a superset of those that can pass the threshold).
+    """Candidates outside the indexed token search, with their symbol overlap when known.
 
-    Maps each pattern id to its multiset symbol overlap with the state when the
-    inverted index computed it (None otherwise).
+    Filter pipeline: its stages decide. Brute force: every pattern, nothing known.
+    Threshold 0: every pattern qualifies. Character mode: a pattern can be similar
+    without sharing a symbol, so every pattern passing a cheap length bound.
     """
     if config.filter_pipeline:
         return dict.fromkeys(FilterPipeline(index, config, minhash_hash).run(state))
-    threshold = config.recall_threshold
     if brute_force:
         return dict.fromkeys(index.all_ids())
-    overlaps: dict[int, int | None] = dict(index.overlaps(state))
-    if threshold <= 0:
+    overlaps = index.overlaps(state)
+    if config.recall_threshold <= 0:
         return {pid: overlaps.get(pid, 0) for pid in index.all_ids()}
-    floor = threshold - _BOUND_MARGIN
+    floor = config.recall_threshold - _BOUND_MARGIN
     size = len(state)
-    if config.use_token_matching:
-        # similarity = 2*lcs/(P+S) and lcs <= the multiset overlap of the symbols.
-        return {
-            pid: overlap
-            for pid, overlap in overlaps.items()
-            if 2.0 * overlap / (index.pattern(pid).length + size) >= floor  # type: ignore[operator]
-        }
-    # Character mode: the character LCS is at most the shorter text.
     text_length = sum(len(s) for s in state) + size - 1
     return {
         pid: overlaps.get(pid, 0)
@@ -207,28 +212,72 @@ def _prune(candidates: list[_Candidate], keep: int) -> list[_Candidate]:
 
 
 def _ensemble(
-    scored: list[_Scored], stm: list[list[str]], matcher: BlockMatcher, config: EngineConfig
+    scored: list[_Scored],
+    bulk: SingleSymbolCandidates | None,
+    index: PatternIndex,
+    stm: list[list[str]],
+    matcher: BlockMatcher,
+    config: EngineConfig,
 ) -> list[_Candidate]:
     """Align the scored candidates and prune to 3K (§6.11), in name order.
 
     With more than 3K candidates, the pre-potential of each is computed from block
-    positions alone and only the 3K survivors are fully aligned: the result is
-    exactly that of aligning everything first.
+    positions alone (in bulk for the single-symbol ones) and only the 3K survivors
+    are fully aligned: the result is exactly that of aligning everything first.
     """
     keep = 3 * config.max_predictions
-    if len(scored) > keep and not (config.fuzzy_token_threshold or 0.0) > 0:
-        symbols = set(matcher.b)
-        keep_unaligned = config.recall_threshold <= 0
-        ranked = [
-            (pre, s)
-            for s in scored
-            if (pre := pruning.pre_potential(s.pattern, s.lcs, matcher, symbols, keep_unaligned))
-            is not None
-        ]
-        ranked.sort(key=lambda pair: (-pair[0], pair[1].pattern.name))
-        scored = [s for _, s in ranked[:keep]]
+    bulk_size = len(bulk) if bulk is not None else 0
+    fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
+    if len(scored) + bulk_size > keep and not fuzzy:
+        scored = _survivors(scored, bulk, index, matcher, config, keep)
+    elif bulk is not None:
+        scored = _materialise(bulk, index, range(bulk_size)) + scored
     evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
     return sorted(_prune(evaluated, keep), key=lambda c: c.name)
+
+
+def _materialise(
+    bulk: SingleSymbolCandidates, index: PatternIndex, positions: Iterable[int]
+) -> list[_Scored]:
+    return [_Scored(index.pattern(int(bulk.ids[i])), float(bulk.scores[i]), 1) for i in positions]
+
+
+def _survivors(
+    scored: list[_Scored],
+    bulk: SingleSymbolCandidates | None,
+    index: PatternIndex,
+    matcher: BlockMatcher,
+    config: EngineConfig,
+    keep: int,
+) -> list[_Scored]:
+    """The ``keep`` candidates with the best pre-potentials (ties by name)."""
+    symbols = set(matcher.b)
+    keep_unaligned = config.recall_threshold <= 0
+    aligned: list[_Scored] = []
+    values: list[float] = []
+    for s in scored:
+        pre = pruning.pre_potential(s.pattern, s.lcs, matcher, symbols, keep_unaligned)
+        if pre is not None:
+            aligned.append(s)
+            values.append(pre)
+    keys = np.array([name_key(s.pattern.name) for s in aligned], dtype=np.uint64)
+    pre = np.array(values, dtype=np.float64)
+    offset = 0
+    if bulk is not None:
+        offset = len(bulk)
+        pre = np.concatenate([bulk.pre_potentials(len(matcher.b)), pre])
+        keys = np.concatenate([bulk.name_keys, keys])
+
+    def name_of(position: int) -> str:
+        if position < offset:
+            return index.pattern(int(bulk.ids[position])).name  # type: ignore[union-attr]
+        return aligned[position - offset].pattern.name
+
+    chosen = top_by_pre_potential(pre, keys, keep, name_of).tolist()
+    survivors = [aligned[p - offset] for p in chosen if p >= offset]
+    if bulk is not None:
+        survivors += _materialise(bulk, index, (p for p in chosen if p < offset))
+    return survivors
 
 
 def _frequency(record: PatternRecord) -> int:
@@ -253,9 +302,16 @@ def _multi_symbol(
     brute_force: bool,
 ) -> tuple[list[JSONObject], list[JSONObject]]:
     index = engine.index
-    pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
-    scored = _score(index, pool, state, config)
-    ensemble = _ensemble(scored, stm, BlockMatcher(state), config)
+    bulk: SingleSymbolCandidates | None = None
+    if _indexed_token_search(config, brute_force):
+        bulk, others = split_by_overlap(
+            index.overlap_arrays(state), len(state), config.recall_threshold
+        )
+        scored = _score(index, dict(others), state, config)
+    else:
+        pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
+        scored = _score(index, pool, state, config)
+    ensemble = _ensemble(scored, bulk, index, stm, BlockMatcher(state), config)
     if not ensemble:
         return [], []
 

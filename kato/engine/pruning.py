@@ -22,7 +22,7 @@ def present_length(pattern: IndexedPattern, past_flat: int, present_flat: int) -
     first = bisect_left(starts, past_flat)  # smallest k with starts[k] >= len(past_flat)
     last = bisect_left(starts, past_flat + present_flat, lo=first)
     length = starts[last] - starts[first]
-    if first > 0 and pattern.flat[past_flat] in pattern.data[first - 1]:
+    if first > 0 and pattern.flat[past_flat] in pattern.event(first - 1):
         length += starts[first] - starts[first - 1]
     return length
 

@@ -1,0 +1,92 @@
+"""Vectorised scoring of the candidates that share exactly one symbol with the state.
+
+On real vocabularies most patterns that pass a low recall threshold share a single
+(frequent) symbol with the state. For them everything the pruning step needs has
+a closed form: the LCS is 1, the matcher finds one block at the first occurrence
+of that symbol, the present region is the event holding it, and the flat diff
+leaves ``S - 1`` extras. These functions evaluate the contract's formulas for all
+of them at once with NumPy, operation by operation in the same order as the scalar
+code, so every value is bit-identical to it (binary64 arithmetic is the same in
+NumPy and Python); a property test compares them with the per-candidate path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from kato.engine import metrics
+from kato.engine.index import Overlaps
+
+
+@dataclass(frozen=True, slots=True)
+class SingleSymbolCandidates:
+    """Candidates with overlap 1 that passed both threshold tests (aligned arrays)."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    first_event_length: np.ndarray
+    name_keys: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def pre_potentials(self, state_length: int) -> np.ndarray:
+        """:func:`metrics.pre_potential` with one match, one block and ``S - 1`` extras."""
+        snr = metrics.snr(1, state_length - 1)
+        evidence = 1.0 / self.lengths
+        confidence = 1.0 / self.first_event_length
+        return (evidence + confidence) * snr + metrics.fragmentation_term(0.0)
+
+
+def split_by_overlap(
+    overlaps: Overlaps, state_length: int, threshold: float
+) -> tuple[SingleSymbolCandidates, list[tuple[int, int]]]:
+    """Score the overlap-1 candidates in bulk; return the others as (id, overlap).
+
+    Patterns whose overlap bound ``2*o/(P+S)`` cannot reach the threshold are
+    dropped from both groups.
+    """
+    totals = (overlaps.lengths + state_length).astype(np.float64)
+    # lcs <= o, so similarity <= 2*o/(P+S): a margin keeps the bound conservative.
+    reachable = 2.0 * overlaps.overlap / totals >= threshold - 1e-7
+    single = reachable & (overlaps.overlap == 1)
+    # token score of §6.3 with lcs = 1: ((2.0 * 1) / (P + S)) * 100.0
+    scores = (2.0 / totals[single]) * 100.0
+    passing = (scores >= threshold * 100.0 - 1e-6) & (scores / 100.0 >= threshold)
+    chosen = np.flatnonzero(single)[passing]
+    bulk = SingleSymbolCandidates(
+        ids=overlaps.ids[chosen],
+        lengths=overlaps.lengths[chosen],
+        first_event_length=overlaps.first_event_length[chosen],
+        name_keys=overlaps.name_keys[chosen],
+        scores=scores[passing],
+    )
+    multi = reachable & (overlaps.overlap > 1)
+    others = list(zip(overlaps.ids[multi].tolist(), overlaps.overlap[multi].tolist(), strict=True))
+    return bulk, others
+
+
+def top_by_pre_potential(
+    pre: np.ndarray, keys: np.ndarray, keep: int, name_of: Callable[[int], str]
+) -> np.ndarray:
+    """Positions of the ``keep`` best by pre-potential, ties by name (§6.11).
+
+    ``keys`` are the 64-bit name prefixes (their order is the names' order); a tie
+    group with equal prefixes falls back to comparing the full names.
+    """
+    if pre.size <= keep:
+        return np.arange(pre.size)
+    cut = np.partition(pre, pre.size - keep)[pre.size - keep]
+    above = np.flatnonzero(pre > cut)
+    tied = np.flatnonzero(pre == cut)
+    need = keep - above.size
+    tied_keys = keys[tied]
+    if np.unique(tied_keys).size == tied.size:
+        chosen = tied[np.argsort(tied_keys, kind="stable")[:need]]
+    else:
+        chosen = np.array(sorted(tied.tolist(), key=name_of)[:need], dtype=np.int64)
+    return np.concatenate([above, chosen])
