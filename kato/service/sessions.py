@@ -118,7 +118,10 @@ class SessionService:
         return ttl_seconds
 
     def status(self, session_id: str) -> SessionStatus:
-        result: SessionStatus = self._store.status(session_id)
+        """live/expired/missing without sliding; waits for a request in progress on the session,
+        so a session never reads as expired while it is being served (api.md §3.4)."""
+        with self._store.lock(session_id):
+            result: SessionStatus = self._store.status(session_id)
         return result
 
     def delete(self, session_id: str) -> bool:
