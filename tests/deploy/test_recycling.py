@@ -185,3 +185,15 @@ def test_graceful_reload_under_load_loses_no_request(stack: Stack) -> None:
     new = wait_workers(master, 4)
     assert not (old & new), "HUP replaced every worker"
     assert psutil.Process(master).is_running()
+
+
+def test_conformance_transcript_over_https_through_nginx(stack: Stack) -> None:
+    """api.md §10 end to end over TLS and HTTP/2 via nginx, while workers keep recycling."""
+    import ssl
+
+    from tests.service.test_conformance import test_conformance_transcript
+
+    tls = ssl.create_default_context(cafile=str(stack.cert))
+    with httpx.Client(base_url=stack.https, verify=tls, http2=True, timeout=30) as client:
+        assert client.get("/health").http_version == "HTTP/2"
+        test_conformance_transcript(client)
