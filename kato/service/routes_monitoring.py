@@ -155,13 +155,15 @@ def distributed_stm_stats(context: ServiceContext = Depends(get_context)) -> Any
 
 
 def _database_block(context: ServiceContext) -> dict[str, Any]:
-    name = "redis" if context.backend.name == "distributed" else context.backend.name
+    """One entry per storage dependency (redis, clickhouse, qdrant, or sqlite when embedded)."""
+    monitoring = context.monitoring
     return {
-        name: {
-            "operations": context.monitoring.total_requests,
-            "errors": 0,
-            "avg_response_time": 0.0,
+        dependency: {
+            "operations": monitoring.total_requests,
+            "errors": 0 if state == "ok" else 1,
+            "avg_response_time": monitoring.average_response_time(),
         }
+        for dependency, state in context.backend.health().items()
     }
 
 
