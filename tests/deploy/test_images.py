@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -214,3 +215,30 @@ def test_development_dockerfile_cmd_serves(service_app: str, tmp_path: Path) -> 
 def test_python_is_the_venv_one() -> None:
     # The commands above run from the project's environment (gunicorn/uvicorn on PATH).
     assert Path(sys.executable).parent.joinpath("gunicorn").exists()
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.production"])
+def test_build_context_keeps_what_the_image_copies(name: str) -> None:
+    import fnmatch
+
+    ignored = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for stage in dockerfile.parse(REPO / name):
+        for copy in stage.all("COPY"):
+            parts = copy.split()
+            if any(p.startswith("--from") for p in parts):
+                continue
+            for source in parts[:-1]:
+                pattern = source.rstrip("/")
+                matches = [p for p in REPO.glob(pattern)] if "*" in pattern else [REPO / pattern]
+                if pattern.endswith("*"):
+                    continue  # optional files (README.md*)
+                assert all(m.exists() for m in matches), source
+                for rule in ignored:
+                    assert not fnmatch.fnmatch(pattern, rule.rstrip("/")), (source, rule)
+                    assert not pattern.startswith(rule.rstrip("/") + "/"), (source, rule)
+    # The test suite and local state never enter the context.
+    assert {"tests", ".venv", ".git", "kato-data"} <= set(ignored)
