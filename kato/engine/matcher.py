@@ -9,6 +9,7 @@ against difflib.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 
 Block = tuple[int, int, int]  # (i in a, j in b, size)
@@ -26,15 +27,26 @@ class BlockMatcher:
             positions.setdefault(item, []).append(j)
         self.positions = positions
 
-    def longest_match(self, a: Sequence[str], alo: int, ahi: int, blo: int, bhi: int) -> Block:
-        """Longest ``a[i:i+k] == b[j:j+k]`` in the ranges; smallest i, then smallest j."""
+    def longest_match(
+        self, a: Sequence[str], hits: Sequence[int], alo: int, ahi: int, blo: int, bhi: int
+    ) -> Block:
+        """Longest ``a[i:i+k] == b[j:j+k]`` in the ranges; smallest i, then smallest j.
+
+        ``hits`` are the ascending positions of ``a`` whose item occurs in ``b``;
+        difflib's scan over every ``i`` only ever extends runs at such positions,
+        so skipping the others (and resetting the runs across a gap) is the same.
+        """
         positions = self.positions
         b = self.b
         best_i, best_j, best_size = alo, blo, 0
         run: dict[int, int] = {}
-        for i in range(alo, ahi):
+        previous = alo - 2
+        for i in hits[bisect_left(hits, alo) : bisect_left(hits, ahi)]:
+            if i != previous + 1:
+                run = {}
+            previous = i
             new_run: dict[int, int] = {}
-            for j in positions.get(a[i], ()):
+            for j in positions[a[i]]:
                 if j < blo:
                     continue
                 if j >= bhi:
@@ -55,11 +67,15 @@ class BlockMatcher:
 
     def blocks(self, a: Sequence[str]) -> list[Block]:
         """The merged matching blocks of ``(a, b)``, without difflib's final sentinel."""
+        positions = self.positions
+        hits = [i for i, item in enumerate(a) if item in positions]
+        if not hits:
+            return []
         found: list[Block] = []
         queue = [(0, len(a), 0, len(self.b))]
         while queue:
             alo, ahi, blo, bhi = queue.pop()
-            i, j, k = block = self.longest_match(a, alo, ahi, blo, bhi)
+            i, j, k = block = self.longest_match(a, hits, alo, ahi, blo, bhi)
             if k:
                 found.append(block)
                 if alo < i and blo < j:
