@@ -36,9 +36,19 @@ install_packages() {
       break
     fi
   done
-  # policy-rc.d keeps the packages' init scripts from starting system services.
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y \
-    -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+  # A temporary policy-rc.d keeps the packages from starting system services
+  # (we run our own processes); an existing policy is left as it is.
+  local policy=/usr/sbin/policy-rc.d own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    own_policy=1
+  fi
+  local status=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y \
+    -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" || status=$?
+  [ -n "$own_policy" ] && $sudo rm -f "$policy"
+  return "$status"
 }
 
 free_port() {

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from clickhouse_driver import Client
-from clickhouse_driver import errors as ch_errors
+from clickhouse_driver import Client  # type: ignore[import-untyped]
+from clickhouse_driver import errors as ch_errors  # type: ignore[import-untyped]
 
 from kato.storage.ports import StorageUnavailableError
 

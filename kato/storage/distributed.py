@@ -25,13 +25,15 @@ import orjson
 import redis
 
 from kato.engine.index import PatternIndex
-from kato.engine.types import PatternData
+from kato.engine.ports import PatternMerge
+from kato.engine.types import LearnUpdate, PatternData
 from kato.storage import clickhouse_client, redis_client
 from kato.storage.clickhouse_client import ClickHousePool
 from kato.storage.clickhouse_patterns import ClickHousePatternStore
 from kato.storage.ports import NodeHandle, StorageUnavailableError
 from kato.storage.qdrant_index import QdrantIndex, build_index
 from kato.storage.redis_client import LEARN_OUTBOX, LEARN_OUTBOX_LOCK, NODES_SET, redis_errors
+from kato.storage.redis_codec import text
 from kato.storage.redis_events import RedisEventBus
 from kato.storage.redis_knowledge import RedisKnowledgeBase
 from kato.storage.redis_sessions import RedisSessionStore
@@ -96,7 +98,7 @@ class _DrainingKnowledgeBase(RedisKnowledgeBase):
 
     drain: LearnLogDrain
 
-    def learn(self, update, merge):  # type: ignore[no-untyped-def]
+    def learn(self, update: LearnUpdate, merge: PatternMerge) -> bool:
         is_new = super().learn(update, merge)
         self.drain.maybe_drain()
         return is_new
@@ -155,7 +157,7 @@ class DistributedBackend:
 
     def nodes(self) -> Iterator[str]:
         with redis_errors():
-            members = sorted(m.decode() for m in self.redis.smembers(NODES_SET))
+            members = sorted(text(m) for m in self.redis.smembers(NODES_SET))
         keys = []
         for key in members:
             handle = self.node(key)

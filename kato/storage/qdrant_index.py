@@ -96,7 +96,7 @@ class LocalQdrantIndex:
         """Server-side hook; the local mirror sees the new vgen instead."""
 
     def health(self) -> str:
-        return "ok (local mode)"
+        return "ok"  # in-process: nothing to reach
 
     def close(self) -> None:
         self._client.close()

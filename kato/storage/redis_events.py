@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 
 from kato.engine.types import JSONObject
-from kato.storage.redis_codec import dumps, loads
 from kato.storage.redis_client import EVENTS_STREAM, redis_errors
+from kato.storage.redis_codec import dumps, loads, text
 
 MAX_EVENTS = 10_000
 BLOCK_MS = 1_000
@@ -60,9 +61,10 @@ class RedisSubscription:
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
             await asyncio.sleep(RETRY_SECONDS)  # resume from the same position when it is back
             return
-        for _stream, entries in reply or ():
+        streams: list[Any] = list(reply or [])  # RESP2: [[stream, [(id, fields), ...]]]
+        for _stream, entries in streams:
             for entry_id, fields in entries:
-                self._last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+                self._last_id = text(entry_id)
                 self._buffer.append(loads(fields[b"event"]))
 
     async def aclose(self) -> None:
@@ -90,5 +92,5 @@ class RedisEventBus:
     def subscribe(self) -> RedisSubscription:
         with redis_errors():
             last = self._redis.xrevrange(EVENTS_STREAM, count=1)
-        start = last[0][0].decode() if last else "0-0"
+        start = text(last[0][0]) if last and last[0][0] is not None else "0-0"
         return RedisSubscription(self._url, start, self._timeout)

@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import redis
 
@@ -287,7 +288,7 @@ class RedisKnowledgeBase:
             merged = merge(stored)
             deltas = learn_deltas(update, is_new)
             symbols = [d.symbol for d in deltas.symbols]
-            affinity: dict[bytes, bytes] = {}
+            affinity: dict[Any, bytes] = {}
             if deltas.affinity and symbols:
                 current = pipe.hmget(keys.affinity, [field(s) for s in symbols])
                 for symbol, raw in zip(symbols, current, strict=True):
@@ -342,7 +343,8 @@ class RedisKnowledgeBase:
 
     def store_precomputed(self, metrics: dict[str, PrecomputedMetrics], version: int) -> bool:
         keys = self._keys
-        encoded = {name: encode_metrics(m) for name, m in metrics.items()}
+        encoded: dict[Any, bytes] = {n: encode_metrics(m) for n, m in metrics.items()}
+        deadline = time.monotonic() + self._timeout
         while True:
             try:
                 with redis_errors(), self._redis.pipeline(transaction=True) as pipe:
@@ -359,7 +361,10 @@ class RedisKnowledgeBase:
                     pipe.execute()
                     return True
             except redis.exceptions.WatchError:
-                continue
+                if time.monotonic() > deadline:
+                    raise StorageUnavailableError(
+                        "redis", "storing metrics kept conflicting until the request timeout"
+                    ) from None
 
     def clear(self) -> None:
         keys = self._keys

@@ -45,7 +45,7 @@ def encode_record(record: SessionRecord) -> bytes:
     )
 
 
-def decode_record(raw: bytes) -> SessionRecord:
+def decode_record(raw: bytes | str) -> SessionRecord:
     data: dict[str, Any] = loads(raw)
     return SessionRecord(
         session_id=data["session_id"],

@@ -20,8 +20,9 @@ import orjson
 import redis
 
 from kato.storage.ports import StorageUnavailableError
-from kato.storage.qdrant_index import QdrantIndex
+from kato.storage.qdrant_index import LocalQdrantIndex, QdrantIndex
 from kato.storage.redis_client import NODES_SET, NodeKeys, redis_errors
+from kato.storage.redis_codec import text
 from kato.storage.redis_locks import held
 from kato.storage.vector_math import as_matrix, euclidean_distances, select_flush
 
@@ -32,7 +33,7 @@ def _int(raw: bytes | None) -> int:
     return int(raw) if raw is not None else 0
 
 
-def _decode_pending(raw: bytes) -> tuple[str, list[float]]:
+def _decode_pending(raw: bytes | str) -> tuple[str, list[float]]:
     name, vector = orjson.loads(raw)
     return str(name), [float(x) for x in vector]
 
@@ -63,23 +64,24 @@ class RedisVectorStore:
             pipe.hget(keys.vec_meta, "vgen")
             pipe.llen(keys.vec_seq)
             vgen_raw, total = pipe.execute()
-        if not self._index.mirrored:
+        index = self._index
+        if not isinstance(index, LocalQdrantIndex):
             return int(total)
         vgen = _int(vgen_raw)
-        state = self._index.state(self._node)
+        state = index.state(self._node)
         if state is None or state[0] != vgen or state[1] > total:
-            self._index.reset(self._node, vgen)
+            index.reset(self._node, vgen)
             state = (vgen, 0)
         start = state[1]
         if start < total:
             with redis_errors():
-                names = [n.decode() for n in self._redis.lrange(keys.vec_seq, start, total - 1)]
+                names = [text(n) for n in self._redis.lrange(keys.vec_seq, start, total - 1)]
                 values = self._redis.hmget(keys.vectors, names) if names else []
             items = [(n, orjson.loads(v)) for n, v in zip(names, values, strict=True) if v]
             if len(items) == len(names):
-                self._index.extend(self._node, vgen, start, items)
+                index.extend(self._node, vgen, start, items)
             else:  # cleared meanwhile: start over on the next call
-                self._index.reset(self._node, vgen + 1)
+                index.reset(self._node, vgen + 1)
         return int(total)
 
     def nearest(self, vector: Sequence[float], k: int) -> list[str]:
@@ -176,7 +178,7 @@ class RedisVectorStore:
     def all_vectors(self) -> list[tuple[str, list[float]]]:
         with redis_errors():
             raw = self._redis.hgetall(self._keys.vectors)
-        return sorted((n.decode(), [float(x) for x in orjson.loads(v)]) for n, v in raw.items())
+        return sorted((text(n), [float(x) for x in orjson.loads(v)]) for n, v in raw.items())
 
     def pending(self) -> list[tuple[str, list[float]]]:
         with redis_errors():

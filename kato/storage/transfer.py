@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kato.engine.ports import KnowledgeBase, VectorStore
+from kato.engine.ports import KnowledgeBase, PatternMerge, VectorStore
 from kato.engine.types import GlobalStats, LearnUpdate, PatternRecord, SymbolStats
 from kato.storage.ports import NodeHandle
 
@@ -284,18 +284,25 @@ def import_by_replay(handle: NodeHandle, dump: KnowledgeDump, *, replace: bool =
             [dict(e) for e in record.emotives],
             {k: list(v) for k, v in record.metadata.items()},
         )
-        kb.learn(_pattern_update(record), lambda _stored, exported=exported: exported)
+        kb.learn(_pattern_update(record), _replace_with(exported))
     if dump.patterns:
         carrier = dump.patterns[0]
         for symbol, values in dump.affinities.items():
             kb.learn(_affinity_update(carrier, symbol, values), _unchanged)
-    for name, values in dump.vectors:
-        vectors.add_pending(name, values)
+    for name, vector in dump.vectors:
+        vectors.add_pending(name, vector)
     if dump.vectors:
         vectors.flush_pending(None)
-    for name, values in dump.pending:
-        vectors.add_pending(name, values)
+    for name, vector in dump.pending:
+        vectors.add_pending(name, vector)
     _verify(kb, vectors, dump)
+
+
+def _replace_with(exported: PatternRecord) -> PatternMerge:
+    def merge(_stored: PatternRecord | None) -> PatternRecord:
+        return exported
+
+    return merge
 
 
 def _unchanged(stored: PatternRecord | None) -> PatternRecord:
