@@ -106,6 +106,7 @@ write_clickhouse_conf() {
     <mark_cache_size>268435456</mark_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <timezone>UTC</timezone>
+    <shutdown_wait_unfinished>1</shutdown_wait_unfinished>
 </yandex>
 EOF
   cat >"$ch/users.xml" <<EOF

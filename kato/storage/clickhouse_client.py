@@ -45,9 +45,11 @@ class ClickHousePool:
             "user": user,
             "password": password,
             "secure": secure,
-            "connect_timeout": timeout,
-            "send_receive_timeout": timeout,
-            "sync_request_timeout": timeout,
+            # A call may ping a pooled connection and then reconnect: each step gets
+            # half of the budget so the whole call stays within REQUEST_TIMEOUT.
+            "connect_timeout": timeout / 2,
+            "send_receive_timeout": timeout / 2,
+            "sync_request_timeout": timeout / 2,
             "settings": {"max_execution_time": int(max(timeout, 1))},
         }
         self._timeout = timeout

@@ -72,7 +72,7 @@ def test_clickhouse_down_then_back(make_backend: BackendMaker, services: servers
     reader = make_backend(timeout=TIMEOUT)  # a worker that has not cached the pattern yet
     kb = reader.node("n").kb
     name = make_update([["a"], ["b"]]).name
-    services.stop_one("clickhouse")
+    services.kill_one("clickhouse")  # a crash; rows of acknowledged inserts are on disk
     try:
         _fails_in_time("clickhouse", lambda: kb.get_patterns([name]))
         _fails_in_time("clickhouse", lambda: kb.patterns_since(0))
@@ -93,3 +93,21 @@ def test_clickhouse_down_then_back(make_backend: BackendMaker, services: servers
     log = reader.patterns.learn_log("n")
     assert [(row["name"], row["frequency"]) for row in log][:2] == [(name, 1), (name, 2)]
     assert len(log) == 3
+
+
+def test_hung_clickhouse_times_out(make_backend: BackendMaker, services: servers.Services) -> None:
+    writer = make_backend(timeout=TIMEOUT)
+    learn(writer.node("n").kb, [["a"], ["b"]])
+    reader = make_backend(timeout=TIMEOUT)
+    kb = reader.node("n").kb
+    assert reader.health()["clickhouse"] == "ok"  # a pooled connection exists: it gets pinged
+    name = make_update([["a"], ["b"]]).name
+    pid = services.pid("clickhouse")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _fails_in_time("clickhouse", lambda: kb.get_patterns([name]))
+        _fails_in_time("clickhouse", lambda: learn(kb, [["c"], ["d"]]))
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert kb.get_patterns([name])[name].frequency == 1
+    assert learn(kb, [["c"], ["d"]]) is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -104,3 +105,22 @@ def test_sessions_use_native_ttl_and_count_without_scanning(make_backend: Backen
     ttl_ms = backend.redis.pttl("kato:session:s-1")
     assert 25_000 < ttl_ms <= 30_000
     assert make_backend().sessions.count() == 3
+
+
+def test_lock_of_a_crashed_worker_expires(
+    make_backend: BackendMaker, services: servers.Services
+) -> None:
+    context = multiprocessing.get_context("fork")
+    worker = context.Process(
+        target=workers.die_holding_lock, args=(_settings_json(services), "s-crash", 3.0)
+    )
+    backend = make_backend()
+    worker.start()
+    worker.join(timeout=30)
+    assert worker.exitcode == 0
+    remaining_ms = backend.redis.pttl("kato:session:s-crash:lock")  # left behind by the crash
+    assert 0 < remaining_ms <= 3000
+    started = time.monotonic()
+    with backend.sessions.lock("s-crash"):
+        waited = time.monotonic() - started
+    assert remaining_ms / 1000 - 0.5 < waited < 3.5

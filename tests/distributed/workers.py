@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
+from kato.storage import redis_locks
 from kato.storage.distributed import build_distributed_backend
 from kato.storage.settings import StorageSettings
 from tests.contract.helpers import learn
@@ -41,3 +43,12 @@ def locked_increments(settings_json: str, session_id: str, times: int) -> None:
             record.state.time += 1
             sessions.save(record)
     backend.close()
+
+
+def die_holding_lock(settings_json: str, session_id: str, lease_seconds: float) -> None:
+    """Take the session lock and exit abruptly (a crashed worker never releases it)."""
+    redis_locks.LEASE_SECONDS = lease_seconds
+    backend = build_distributed_backend(StorageSettings.model_validate_json(settings_json))
+    holder = backend.sessions.lock(session_id)
+    holder.__enter__()
+    os._exit(0)  # no cleanup runs: ``holder`` is never exited
