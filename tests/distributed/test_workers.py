@@ -7,7 +7,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from kato.engine.types import GlobalStats
+from kato.engine.config import EngineConfig
+from kato.engine.node import NodeEngine
+from kato.engine.types import GlobalStats, Observation, SessionState
 from kato.storage.ports import SessionRecord
 from tests.contract.helpers import learn, make_update
 from tests.distributed import servers, workers
@@ -124,3 +126,28 @@ def test_lock_of_a_crashed_worker_expires(
     with backend.sessions.lock("s-crash"):
         waited = time.monotonic() - started
     assert remaining_ms / 1000 - 0.5 < waited < 3.5
+
+
+def test_learn_in_one_worker_shows_in_the_next_prediction_of_another(
+    make_backend: BackendMaker,
+) -> None:
+    config = EngineConfig(recall_threshold=0.1)
+    one, two = (make_backend().node("shared") for _ in range(2))
+    teacher = NodeEngine(one.kb, one.vectors, one.index)
+    student = NodeEngine(two.kb, two.vectors, two.index)
+    assert student.predict([["hello"], ["world"]], config).predictions == []
+    for round_number in range(3):
+        state = SessionState()
+        for word in ("hello", "world", f"again{round_number}"):
+            teacher.observe(state, Observation(strings=[word]), config)
+        teacher.learn(state, config)
+        names = [p["name"] for p in student.predict([["hello"], ["world"]], config).predictions]
+        assert len(names) == round_number + 1
+    assert student.finalize_training().patterns_processed == 3
+    state = SessionState()
+    for word in ("hello", "world", "new"):
+        student.observe(state, Observation(strings=[word]), config)
+    student.learn(state, config)
+    assert len(teacher.predict([["hello"], ["world"]], config).predictions) == 4
+    query = [["hello"], ["world"], ["new"]]
+    assert teacher.predict(query, config) == student.predict(query, config)
