@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -53,12 +54,28 @@ class Services:
         return done.stdout
 
     def start(self) -> None:
+        self._start_reaper()
         self._script("start", str(self.run_dir))
         self.env = {}
         for line in (self.run_dir / "env.sh").read_text().splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
             self.env[key] = value
         self.running = True
+
+    def _start_reaper(self) -> None:
+        """A detached watcher that stops the servers if this process dies without cleanup."""
+        watch = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{shlex.quote(str(SCRIPT))} stop {shlex.quote(str(self.run_dir))}; "
+            f"rm -rf {shlex.quote(str(self.run_dir))}"
+        )
+        subprocess.Popen(
+            ["bash", "-c", watch],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         if self.running:
