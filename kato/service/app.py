@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
 from kato.service import (
+    auth,
+    limits,
     routes_config,
     routes_health,
     routes_learning,
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     # Added innermost first: CORS, then the session guard, then the trace layer (outermost).
     app.add_middleware(CORSMiddleware, **CORS_OPTIONS)  # type: ignore[arg-type]
     app.add_middleware(SessionGuardMiddleware, sessions=lambda: SessionService(context))
+    limits.install(app, context)  # limits of docs/limits.md, inside the auth check
+    auth.install(app, context)  # optional API keys (docs/security.md), before the guard
     app.add_middleware(
         TraceMiddleware,
         monitoring=lambda: context.monitoring,

@@ -13,6 +13,7 @@ from kato.engine.types import Observation
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
 from kato.service.errors import ApiError, vector_dimension_detail
+from kato.service.limits import check_observe_room, check_sequence_room
 from kato.service.models import (
     SESSION_RESPONSES,
     ErrorDetail,
@@ -52,6 +53,7 @@ def observe(
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
     with sessions.open(session_id) as record:
+        check_observe_room(context.settings, len(record.state.stm), body)
         engine = context.engine(record.node_id)
         result = engine.observe(
             record.state, to_observation(body), context.session_config(record.config)
@@ -81,6 +83,14 @@ def observe_sequence(
 ) -> Any:
     with sessions.open(session_id) as record:
         config = context.session_config(record.config)
+        check_sequence_room(  # before anything changes (docs/limits.md)
+            context.settings,
+            len(record.state.stm),
+            body.observations,
+            config,
+            learn_after_each=body.learn_after_each,
+            clear_stm_between=body.clear_stm_between,
+        )
         engine = context.engine(record.node_id)
         state = copy.deepcopy(record.state)
         initial_length = len(state.stm)

@@ -127,6 +127,11 @@ class RedisKnowledgeBase:
             with self._data_lock:
                 self._data.update(fetched)
             found.update(fetched)
+            lost = [n for n in missing if n not in fetched]
+            if lost:
+                # Redis says the pattern exists but ClickHouse has no row (data lost or
+                # the node cleared meanwhile): never answer from a partial view.
+                raise StorageUnavailableError("clickhouse", f"no pattern row for {lost[0]}")
         return found
 
     # -- reads -----------------------------------------------------------------
