@@ -8,10 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+
+from kato.service import limits
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Vector = Annotated[list[FiniteFloat], Field(min_length=1)]
+Vector = Annotated[list[FiniteFloat], Field(min_length=1), BeforeValidator(limits.check_vector)]
+# Limits (docs/limits.md): counts are checked before the items, sizes from the app's settings.
+LimitedString = Annotated[StrictStr, AfterValidator(limits.check_string)]
+EmotiveValue = Annotated[
+    float,
+    Field(
+        allow_inf_nan=False,
+        json_schema_extra={
+            "minimum": -limits.MAX_EMOTIVE_MAGNITUDE,
+            "maximum": limits.MAX_EMOTIVE_MAGNITUDE,
+        },
+    ),
+    AfterValidator(limits.check_emotive_value),
+]
 
 
 class ObservationInput(BaseModel):
@@ -31,10 +46,18 @@ class ObservationInput(BaseModel):
         },
     )
 
-    strings: list[StrictStr] = Field(default_factory=list)
-    vectors: list[Vector] = Field(default_factory=list)
-    emotives: dict[str, FiniteFloat] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    strings: Annotated[list[LimitedString], BeforeValidator(limits.check_strings)] = Field(
+        default_factory=list
+    )
+    vectors: Annotated[list[Vector], BeforeValidator(limits.check_vectors)] = Field(
+        default_factory=list
+    )
+    emotives: Annotated[
+        dict[LimitedString, EmotiveValue], BeforeValidator(limits.check_emotives)
+    ] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, Any], AfterValidator(limits.check_metadata)] = Field(
+        default_factory=dict
+    )
 
 
 class SequenceObservation(ObservationInput):
@@ -54,7 +77,7 @@ class ObserveSequenceRequest(BaseModel):
         },
     )
 
-    observations: list[SequenceObservation]
+    observations: Annotated[list[SequenceObservation], BeforeValidator(limits.check_sequence)]
     learn_after_each: bool = False
     learn_at_end: bool = False
     clear_stm_between: bool = False

@@ -81,6 +81,22 @@ class Settings(BaseSettings):
     # Largest accepted request body in bytes (larger bodies get 413, never a 500).
     kato_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
+    # Input and state limits (docs/limits.md): exceeding one answers 422 and changes nothing.
+    kato_max_observation_strings: int = Field(default=10_000, ge=1)
+    kato_max_string_length: int = Field(default=65_536, ge=1)
+    kato_max_observation_vectors: int = Field(default=1_000, ge=1)
+    kato_max_vector_dimensions: int = Field(default=65_536, ge=1)
+    kato_max_emotives: int = Field(default=1_000, ge=1)
+    kato_max_metadata_chars: int = Field(default=1_048_576, ge=2)
+    kato_max_sequence_length: int = Field(default=10_000, ge=1)
+    kato_max_stm_events: int = Field(default=10_000, ge=1)
+    kato_max_sessions_per_node: int = Field(default=0, ge=0)  # 0: unlimited
+
+    # Optional API-key authentication (docs/security.md): on when any key is configured.
+    kato_api_keys: str | None = None
+    kato_api_keys_file: str | None = None
+    kato_auth_public_metrics: bool = False
+
     storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("log_level", "stm_mode", "indexer_type", mode="before")
@@ -100,6 +116,31 @@ class Settings(BaseSettings):
         except InvalidConfigError as exc:
             key, message = next(iter(exc.errors.items()))
             raise ValueError(f"{ENGINE_DEFAULT_VARIABLES[key]}: {message}") from exc
+        return self
+
+    @model_validator(mode="after")
+    def _check_api_keys(self) -> Settings:
+        from kato.service.auth import (
+            ApiKeyConfigError,
+            load_keyring,
+            parse_env_keys,
+            parse_key_file,
+        )
+
+        try:
+            if self.kato_api_keys is not None:
+                parse_env_keys(self.kato_api_keys)
+        except ApiKeyConfigError as exc:
+            raise ValueError(f"KATO_API_KEYS: {exc}") from None
+        try:
+            if self.kato_api_keys_file is not None:
+                parse_key_file(self.kato_api_keys_file)
+        except ApiKeyConfigError as exc:
+            raise ValueError(f"KATO_API_KEYS_FILE: {exc}") from None
+        try:  # both sources together: no key twice
+            load_keyring(self.kato_api_keys, self.kato_api_keys_file)
+        except ApiKeyConfigError as exc:
+            raise ValueError(f"KATO_API_KEYS: {exc}") from None
         return self
 
     def _engine_default_values(self) -> dict[str, Any]:
