@@ -37,6 +37,7 @@ from kato.service.logging_setup import configure_logging
 from kato.service.middleware import CORS_OPTIONS, SessionGuardMiddleware, TraceMiddleware
 from kato.service.sessions import SessionService
 from kato.service.settings import Settings, load_settings
+from kato.service.storage_metrics import instrumented
 from kato.storage.ports import Backend, StorageUnavailableError
 
 API_DESCRIPTION = (
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     factory: Callable[[], Backend] = (
         (lambda: backend) if backend is not None else _default_backend_factory(settings)
     )
-    context = ServiceContext(settings=settings, backend_factory=factory)
+    context = ServiceContext(settings=settings, backend_factory=instrumented(factory))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -60,12 +60,12 @@ class ServiceContext:
 
     def engine(self, node_id: str) -> NodeEngine:
         """The engine of a node, over the shared stores of the backend."""
-        from kato.engine import NodeEngine
+        from kato.service.engine_metrics import MeasuredNodeEngine
 
         key = node_key(self.settings.service_name, node_id)
         handle = self.backend.node(key)
         self.nodes.touch(key, node_id, self.display_id(node_id))
-        return NodeEngine(handle.kb, handle.vectors, handle.index, self._engine_settings)
+        return MeasuredNodeEngine(handle.kb, handle.vectors, handle.index, self._engine_settings)
 
     def knowledge_base(self, node_id: str) -> KnowledgeBase:
         """A node's knowledge base for read-only node-scoped routes (no bookkeeping)."""

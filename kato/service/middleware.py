@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kato.service import request_context
+from kato.service.access_log import log_access, route_template
 from kato.service.errors import TRACE_ID_SCOPE_KEY, server_error_body, session_not_found_body
 from kato.service.json_response import encode
 from kato.service.monitoring import Monitoring
@@ -27,7 +29,6 @@ from kato.service.sessions import SessionService, guarded_session_id
 from kato.storage.ports import StorageUnavailableError
 
 logger = logging.getLogger("kato.service")
-access_logger = logging.getLogger("kato.access")
 
 GUARDED_SESSION_SCOPE_KEY = "kato.session_id"
 
@@ -127,6 +128,7 @@ class TraceMiddleware:
 
         monitoring = self.monitoring()
         monitoring.request_started()
+        info, token = request_context.begin(trace_id)
         begin = time.perf_counter()
         try:
             length = headers.get("content-length")
@@ -140,21 +142,10 @@ class TraceMiddleware:
             await send_json(with_cors(send_with_headers, headers), status, body)
         finally:
             duration = time.perf_counter() - begin
-            monitoring.request_finished(scope["method"], status, duration)
-            access_logger.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                duration * 1000,
-                extra={
-                    "trace_id": trace_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 3),
-                },
-            )
+            route = route_template(scope)
+            request_context.end(token)
+            monitoring.request_finished(scope["method"], status, duration, route)
+            log_access(scope, route, status, duration, info)
 
     def _limited(self, receive: Receive) -> Receive:
         received = 0

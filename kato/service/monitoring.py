@@ -1,7 +1,8 @@
-"""In-process request and resource statistics behind the monitoring routes (api.md §5.9).
+"""Request and resource statistics behind the monitoring routes (api.md §5.9).
 
-The numbers are per worker and best-effort, as the contract allows; nothing here
-influences a result.
+Counters live in Prometheus metrics (:mod:`kato.service.metrics`); rates, time series and
+concurrency are per worker and best-effort, as the contract allows. Nothing here influences a
+result.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+
+from kato.service.metrics import UNMATCHED_ROUTE, KatoMetrics, Totals, process_metrics
 
 METRIC_NAMES: tuple[str, ...] = (
     "kato_sessions_total",
@@ -34,6 +37,7 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 _SERIES_LENGTH = 2000
 _RATE_WINDOW_SECONDS = 60.0
+_TOTALS_TTL_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +73,23 @@ def read_resources() -> ResourceReading:
 
 
 class Monitoring:
-    """Counters, a short time series per metric name, and in-flight request tracking."""
+    """Recording facade of the service: Prometheus metrics plus the JSON routes' series.
 
-    def __init__(self) -> None:
+    Service-wide totals (``total_requests``, ``sessions_created``...) are read back from the
+    Prometheus counters (every worker's, in multiprocess mode), so the JSON ``/metrics`` summary
+    and ``/metrics/prometheus`` agree. In-flight and peak concurrency stay per worker: the
+    concurrency limit they are compared with is per worker (``/concurrency``).
+    """
+
+    def __init__(self, metrics: KatoMetrics | None = None) -> None:
+        self._metrics = metrics
         self._lock = threading.Lock()
-        self.total_requests = 0
-        self.total_errors = 0
-        self.total_failed = 0
-        self.total_duration = 0.0
-        self.sessions_created = 0
-        self.sessions_deleted = 0
-        self.observations = 0
-        self.predictions = 0
         self.in_flight = 0
         self.peak_in_flight = 0
+        self._served = 0  # this worker's running counts, the values of its time series
+        self._failed = 0
+        self._errors = 0
+        self._created = 0
         self._recent_requests: deque[float] = deque()
         self._recent_errors: deque[float] = deque()
         self._recent_observations: deque[float] = deque()
@@ -92,40 +99,96 @@ class Monitoring:
         }
         self.last_collection = time.time()
         self._stm_sizes: dict[str, tuple[str, int]] = {}
+        self._totals: tuple[float, Totals] | None = None
         psutil.cpu_percent(interval=None)  # prime the CPU reading
+
+    @property
+    def metrics(self) -> KatoMetrics:
+        if self._metrics is None:
+            self._metrics = process_metrics()
+        return self._metrics
+
+    # -- service-wide totals ---------------------------------------------------
+    def totals(self) -> Totals:
+        """Totals from the Prometheus counters, re-read at most every 0.2 s."""
+        now = time.monotonic()
+        cached = self._totals
+        if cached is not None and now - cached[0] < _TOTALS_TTL_SECONDS:
+            return cached[1]
+        totals = Totals.read()
+        self._totals = (now, totals)
+        return totals
+
+    @property
+    def total_requests(self) -> int:
+        return self.totals().requests
+
+    @property
+    def total_errors(self) -> int:
+        return self.totals().errors
+
+    @property
+    def total_failed(self) -> int:
+        return self.totals().failed
+
+    @property
+    def total_duration(self) -> float:
+        return self.totals().duration_seconds
+
+    @property
+    def sessions_created(self) -> int:
+        return self.totals().sessions_created
+
+    @property
+    def sessions_deleted(self) -> int:
+        return self.totals().sessions_deleted
+
+    @property
+    def observations(self) -> int:
+        return self.totals().observations
+
+    @property
+    def predictions(self) -> int:
+        return self.totals().predictions
 
     # -- recording -------------------------------------------------------------
     def request_started(self) -> None:
+        self.metrics.in_flight.inc()
         with self._lock:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
-    def request_finished(self, method: str, status: int, duration: float) -> None:
+    def request_finished(
+        self, method: str, status: int, duration: float, route: str = UNMATCHED_ROUTE
+    ) -> None:
+        metrics = self.metrics
+        metrics.in_flight.dec()
+        metrics.http_requests.labels(route=route, method=method, status=str(status)).inc()
+        metrics.http_duration.labels(route=route, method=method).observe(duration)
         now = time.time()
         labels = {"method": method, "status": str(status)}
         with self._lock:
             self.in_flight -= 1
-            self.total_requests += 1
-            self.total_duration += duration
+            self._served += 1
             self._recent_requests.append(now)
-            self._add("kato_requests_total", now, float(self.total_requests), labels)
+            self._add("kato_requests_total", now, float(self._served), labels)
             self._add("kato_request_duration_seconds", now, duration, labels)
             if status >= 400:
-                self.total_failed += 1
-                self._add("kato_requests_failed", now, float(self.total_failed), labels)
+                self._failed += 1
+                self._add("kato_requests_failed", now, float(self._failed), labels)
             if status >= 500:
-                self.total_errors += 1
+                self._errors += 1
                 self._recent_errors.append(now)
-                self._add("kato_errors_total", now, float(self.total_errors), labels)
+                self._add("kato_errors_total", now, float(self._errors), labels)
 
     def session_created(self) -> None:
+        self.metrics.sessions_created.inc()
         with self._lock:
-            self.sessions_created += 1
-            self._add("kato_sessions_total", time.time(), float(self.sessions_created), {})
+            self._created += 1
+            self._add("kato_sessions_total", time.time(), float(self._created), {})
 
     def session_deleted(self) -> None:
-        with self._lock:
-            self.sessions_deleted += 1
+        self.metrics.sessions_deleted.inc()
 
     def session_saved(self, session_id: str, node_id: str, stm_length: int) -> None:
         with self._lock:
@@ -147,14 +210,15 @@ class Monitoring:
         }
 
     def observed(self, count: int = 1) -> None:
+        """``count`` observations were accepted (the request succeeded)."""
+        self.metrics.observations.inc(count)
         now = time.time()
         with self._lock:
-            self.observations += count
             self._recent_observations.extend([now] * count)
 
     def predicted(self) -> None:
+        """A predictions request succeeded (counted in Prometheus by the measured engine)."""
         with self._lock:
-            self.predictions += 1
             self._recent_predictions.append(time.time())
 
     def collect(self, active_sessions: int | None) -> ResourceReading:
@@ -201,12 +265,12 @@ class Monitoring:
             }
 
     def average_response_time(self) -> float:
-        with self._lock:
-            return self.total_duration / self.total_requests if self.total_requests else 0.0
+        totals = self.totals()
+        return totals.duration_seconds / totals.requests if totals.requests else 0.0
 
     def error_rate(self) -> float:
-        with self._lock:
-            return self.total_errors / self.total_requests if self.total_requests else 0.0
+        totals = self.totals()
+        return totals.errors / totals.requests if totals.requests else 0.0
 
     def points(self, name: str, minutes: float) -> list[DataPoint]:
         cutoff = time.time() - minutes * 60.0

@@ -1,7 +1,19 @@
-"""Prometheus exposition of the in-process monitoring numbers (api.md §5.9, route 35)."""
+"""What ``GET /metrics/prometheus`` serves (api.md §5.9, route 35).
+
+Three parts, collected at scrape time by the worker that serves the scrape:
+
+1. the service metrics of :mod:`kato.service.metrics`: every worker's values in multiprocess
+   mode (plus the gunicorn master's ``kato_worker_*_total``), this process's otherwise;
+2. values that are the same whichever worker reads them, read from the shared storage now:
+   ``kato_sessions_active``, ``kato_dependency_up``, the knowledge-base sizes;
+3. the metric names registered by api.md §5.9 (``kato_requests_total``, ``kato_errors_total``,
+   ``kato_cpu_usage_percent``...), derived from part 1 for existing consumers.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -14,64 +26,160 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from kato.service.metrics import Totals, sample_sum, source_families
 from kato.service.monitoring import read_resources
+from kato.service.storage_metrics import TimedBackend
+from kato.storage.ports import Backend, StorageUnavailableError
 
 if TYPE_CHECKING:
     from kato.service.context import ServiceContext
 
+KB_TOP_NODES = 10  # knowledge bases labelled individually; the rest are summed as OTHER_NODES
+OTHER_NODES = "_other"
+NODE_LABEL_LENGTH = 16  # hex characters of the node key used as the ``node`` label
+KB_SIZES_TTL_SECONDS = 30.0
+
+
+def knowledge_base_sizes(backend: Backend) -> list[tuple[str, int]]:
+    """``(node label, patterns)`` of every node holding knowledge, largest first."""
+    sizes = [
+        (key[:NODE_LABEL_LENGTH], backend.node(key).kb.global_stats().total_unique_patterns)
+        for key in backend.nodes()
+    ]
+    return sorted(sizes, key=lambda item: (-item[1], item[0]))
+
+
+def bounded(sizes: list[tuple[str, int]], top: int = KB_TOP_NODES) -> list[tuple[str, int]]:
+    """At most ``top + 1`` series: the ``top`` largest nodes, then the sum of the others."""
+    head = sizes[:top]
+    rest = sizes[top:]
+    return head + ([(OTHER_NODES, sum(patterns for _, patterns in rest))] if rest else [])
+
 
 class KatoCollector(Collector):
-    """Reads the worker's counters at scrape time; one registry per service context."""
+    """The scrape of one service context; one registry per context."""
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
+        self._kb_cache: tuple[float, list[tuple[str, int]]] | None = None
+        self._kb_lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
-        monitoring = self.context.monitoring
+        families = source_families()
+        yield from families
+        yield from self._shared_state()
+        yield from self._compatibility(families)
+
+    # -- part 2 ----------------------------------------------------------------
+    def _raw_backend(self) -> Backend:
+        backend = self.context.backend
+        return backend.target if isinstance(backend, TimedBackend) else backend
+
+    def _shared_state(self) -> Iterator[Metric]:
+        try:
+            active = self.context.session_count()
+        except Exception:  # storage down: the dependency gauge says so
+            active = None
+        if active is not None:
+            yield GaugeMetricFamily("kato_sessions_active", "Live sessions", value=active)
+        up = GaugeMetricFamily(
+            "kato_dependency_up", "1 when the storage dependency answers", labels=["dependency"]
+        )
+        for dependency, healthy in self._dependencies().items():
+            up.add_metric([dependency], 1.0 if healthy else 0.0)
+        yield up
+        sizes = self._kb_sizes()
+        if sizes is not None:
+            yield GaugeMetricFamily(
+                "kato_knowledge_bases", "Nodes holding knowledge", value=len(sizes)
+            )
+            patterns = GaugeMetricFamily(
+                "kato_knowledge_base_patterns",
+                f"Patterns of the {KB_TOP_NODES} largest knowledge bases "
+                f"(node = first {NODE_LABEL_LENGTH} hex of the node key), the rest as "
+                f"node={OTHER_NODES}",
+                labels=["node"],
+            )
+            for node, count in bounded(sizes):
+                patterns.add_metric([node], float(count))
+            yield patterns
+
+    def _dependencies(self) -> dict[str, bool]:
+        try:
+            health = self._raw_backend().health()
+        except StorageUnavailableError as exc:
+            return {exc.dependency: False}
+        except Exception:
+            return {"storage": False}
+        return {name: state == "ok" for name, state in health.items()}
+
+    def _kb_sizes(self) -> list[tuple[str, int]] | None:
+        now = time.monotonic()
+        with self._kb_lock:
+            cached = self._kb_cache
+            if cached is not None and now - cached[0] < KB_SIZES_TTL_SECONDS:
+                return cached[1]
+            try:
+                sizes = knowledge_base_sizes(self._raw_backend())
+            except Exception:
+                return cached[1] if cached is not None else None
+            self._kb_cache = (now, sizes)
+            return sizes
+
+    # -- part 3 ----------------------------------------------------------------
+    def _compatibility(self, families: list[Metric]) -> Iterator[Metric]:
+        totals = Totals.read(families)
         yield CounterMetricFamily(
-            "kato_sessions", "Sessions created by this worker", value=monitoring.sessions_created
+            "kato_requests", "HTTP requests served (all routes)", value=totals.requests
         )
         yield CounterMetricFamily(
-            "kato_requests", "HTTP requests served", value=monitoring.total_requests
+            "kato_errors", "HTTP requests answered with 5xx", value=totals.errors
         )
         yield CounterMetricFamily(
-            "kato_errors", "HTTP requests answered with 5xx", value=monitoring.total_errors
+            "kato_sessions", "Sessions created", value=totals.sessions_created
         )
         yield SummaryMetricFamily(
             "kato_request_duration_seconds",
-            "HTTP request duration",
-            count_value=monitoring.total_requests,
-            sum_value=monitoring.total_duration,
+            "HTTP request duration (all routes)",
+            count_value=totals.requests,
+            sum_value=totals.duration_seconds,
         )
-        rates = monitoring.rates()
+
+        def pool_total(pool: str) -> float:
+            return sample_sum(
+                families, "kato_connection_pool_connections", lambda labels: labels["pool"] == pool
+            )
+
+        rates = self.context.monitoring.rates()
         resources = read_resources()
-        try:
-            active = float(self.context.session_count())
-        except Exception:
-            active = 0.0
         gauges = {
-            "kato_sessions_active": ("Live sessions", active),
-            "kato_sessions_expired": ("Sessions found expired by this worker", 0.0),
-            "kato_requests_failed": (
-                "HTTP requests answered with 4xx or 5xx",
-                monitoring.total_failed,
-            ),
+            "kato_sessions_expired": ("Sessions found expired (not tracked)", 0.0),
+            "kato_requests_failed": ("HTTP requests answered with 4xx or 5xx", totals.failed),
             "kato_observations_per_second": (
-                "Observations per second (1 min)",
+                "Observations per second (1 min, serving worker)",
                 rates["observations_per_second"],
             ),
             "kato_predictions_per_second": (
-                "Predictions per second (1 min)",
+                "Predictions per second (1 min, serving worker)",
                 rates["predictions_per_second"],
             ),
             "kato_cpu_usage_percent": ("Host CPU usage", resources.cpu_percent),
-            "kato_memory_usage_bytes": ("Worker resident memory", float(resources.memory_bytes)),
+            "kato_memory_usage_bytes": (
+                "Resident memory of the serving worker",
+                float(resources.memory_bytes),
+            ),
             "kato_memory_usage_percent": ("Host memory usage", resources.memory_percent),
-            "kato_clickhouse_connections": ("Open ClickHouse connections", 0.0),
-            "kato_qdrant_connections": ("Open Qdrant connections", 0.0),
-            "kato_redis_connections": ("Open Redis connections", 0.0),
-            "kato_circuit_breaker_opens": ("Circuit breaker openings", 0.0),
-            "kato_requests_in_flight": ("Requests being processed", float(monitoring.in_flight)),
+            "kato_clickhouse_connections": (
+                "Pooled ClickHouse connections",
+                pool_total("clickhouse"),
+            ),
+            "kato_qdrant_connections": ("Qdrant connections (not pooled)", 0.0),
+            "kato_redis_connections": ("Pooled Redis connections", pool_total("redis")),
+            "kato_circuit_breaker_opens": ("Circuit breaker openings (no breaker)", 0.0),
+            "kato_requests_in_flight": (
+                "Requests being processed",
+                sample_sum(families, "kato_http_requests_in_flight"),
+            ),
         }
         for name, (documentation, value) in gauges.items():
             yield GaugeMetricFamily(name, documentation, value=float(value))
