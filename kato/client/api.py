@@ -6,19 +6,38 @@ decoded JSON object, the async client an awaitable of it.
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from typing import Any, Generic, TypeVar
 
-from kato.client.calls import Call, JSONObject, observation_body, segment
+from kato.client.calls import IDEMPOTENCY_HEADER, Call, JSONObject, observation_body, segment
 
 R = TypeVar("R")
 
 
 class KatoApi(ABC, Generic[R]):
-    """The routes of api.md §4 as methods. Each returns the response body as a dict."""
+    """The routes of api.md §4 as methods. Each returns the response body as a dict.
+
+    ``observe``, ``observe_sequence`` and ``learn`` send an ``Idempotency-Key`` (a fresh uuid4
+    per call unless one is given), the same on every retry of that call, so the server applies
+    the call once however many attempts reach it (docs/reliability.md). Such calls are retried
+    after dropped connections and 502/503/504 like idempotent ones. With
+    ``idempotency_keys=False`` on the client no key is sent and those calls are not retried once
+    the request may have been sent.
+    """
+
+    idempotency_keys: bool = True
 
     @abstractmethod
     def _send(self, call: Call) -> R: ...
+
+    def _keyed(self, method: str, path: str, key: str | None, json: Any = None) -> Call:
+        """A state-changing call made safe to retry by an idempotency key."""
+        if key is None and self.idempotency_keys:
+            key = uuid.uuid4().hex
+        if key is None:
+            return Call(method, path, json=json, idempotent=False)
+        return Call(method, path, json=json, headers={IDEMPOTENCY_HEADER: key}, idempotent=True)
 
     # -- sessions ----------------------------------------------------------------
     def create_session(
@@ -71,10 +90,11 @@ class KatoApi(ABC, Generic[R]):
         vectors: list[list[float]] | None = None,
         emotives: dict[str, float] | None = None,
         metadata: JSONObject | None = None,
+        idempotency_key: str | None = None,
     ) -> R:
         body = observation_body(strings, vectors, emotives, metadata)
         path = f"/sessions/{segment(session_id)}/observe"
-        return self._send(Call("POST", path, json=body, idempotent=False))
+        return self._send(self._keyed("POST", path, idempotency_key, body))
 
     def observe_sequence(
         self,
@@ -84,6 +104,7 @@ class KatoApi(ABC, Generic[R]):
         learn_after_each: bool = False,
         learn_at_end: bool = False,
         clear_stm_between: bool = False,
+        idempotency_key: str | None = None,
     ) -> R:
         body = {
             "observations": observations,
@@ -92,14 +113,14 @@ class KatoApi(ABC, Generic[R]):
             "clear_stm_between": clear_stm_between,
         }
         path = f"/sessions/{segment(session_id)}/observe-sequence"
-        return self._send(Call("POST", path, json=body, idempotent=False))
+        return self._send(self._keyed("POST", path, idempotency_key, body))
 
     def get_stm(self, session_id: str) -> R:
         return self._send(Call("GET", f"/sessions/{segment(session_id)}/stm"))
 
-    def learn(self, session_id: str) -> R:
+    def learn(self, session_id: str, *, idempotency_key: str | None = None) -> R:
         path = f"/sessions/{segment(session_id)}/learn"
-        return self._send(Call("POST", path, idempotent=False))
+        return self._send(self._keyed("POST", path, idempotency_key))
 
     def finalize_training(self, session_id: str) -> R:
         return self._send(Call("POST", f"/sessions/{segment(session_id)}/finalize-training"))

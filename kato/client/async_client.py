@@ -25,8 +25,10 @@ class AsyncKatoClient(KatoApi[Awaitable[JSONObject]]):
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        idempotency_keys: bool = True,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.idempotency_keys = idempotency_keys
         self._http = httpx.AsyncClient(
             base_url=base_url, transport=transport, **client_options(timeout, headers)
         )
@@ -46,7 +48,7 @@ class AsyncKatoClient(KatoApi[Awaitable[JSONObject]]):
                 if wait is None:
                     raise KatoConnectionError(str(error)) from error
             else:
-                wait = self.retry.after_response(attempt, response)
+                wait = self.retry.after_response(attempt, call, response)
                 if wait is None:
                     return decode(call, response)
             await asyncio.sleep(wait)

@@ -17,11 +17,13 @@ from kato.client.errors import (
 )
 
 JSONObject = dict[str, Any]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request. ``idempotent`` calls may be retried after a dropped connection."""
+    """One HTTP request. ``idempotent`` calls (naturally, or made so by an ``Idempotency-Key``
+    header) may be retried after a dropped connection or a gateway error."""
 
     method: str
     path: str

@@ -24,8 +24,10 @@ class KatoClient(KatoApi[JSONObject]):
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        idempotency_keys: bool = True,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self.idempotency_keys = idempotency_keys
         self._http = httpx.Client(
             base_url=base_url, transport=transport, **client_options(timeout, headers)
         )
@@ -42,7 +44,7 @@ class KatoClient(KatoApi[JSONObject]):
                 if wait is None:
                     raise KatoConnectionError(str(error)) from error
             else:
-                wait = self.retry.after_response(attempt, response)
+                wait = self.retry.after_response(attempt, call, response)
                 if wait is None:
                     return decode(call, response)
             time.sleep(wait)

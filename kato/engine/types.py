@@ -34,6 +34,10 @@ class SessionState:
     time: int = 0
     percept_data: JSONObject = field(default_factory=dict)
     predictions: list[JSONObject] = field(default_factory=list)
+    # Service-level replay log of idempotent requests, opaque to the engine: entries
+    # [key, request fingerprint, response body], oldest first (kato/service/idempotency.py).
+    # Kept here so it is saved atomically with the session; clear() leaves it alone.
+    idempotency: list[list[str]] = field(default_factory=list)
 
     def clear(self) -> None:
         """Clear-STM (engine §4): STM, accumulators, time, percept data, predictions."""
@@ -53,6 +57,7 @@ class SessionState:
             time=self.time,
             percept_data=self.percept_data,
             predictions=self.predictions,
+            idempotency=self.idempotency,
         )
 
     def to_dict(self) -> JSONObject:
@@ -63,6 +68,7 @@ class SessionState:
             "time": self.time,
             "percept_data": self.percept_data,
             "predictions": self.predictions,
+            "idempotency": self.idempotency,
         }
 
     @classmethod
@@ -74,6 +80,7 @@ class SessionState:
             time=data.get("time", 0),
             percept_data=data.get("percept_data", {}),
             predictions=data.get("predictions", []),
+            idempotency=data.get("idempotency", []),
         )
 
 

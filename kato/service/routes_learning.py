@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
+from kato.service.idempotency import IdempotencyKeyHeader, Ledger, fingerprint, header_key
 from kato.service.models import (
     SESSION_RESPONSES,
     ClearedAllResponse,
@@ -32,20 +33,29 @@ router = APIRouter(tags=["learning"])
 )
 def learn(
     session_id: str,
+    idempotency_key: IdempotencyKeyHeader = None,
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
+    key = header_key(idempotency_key)
     with sessions.open(session_id) as record:
+        ledger = Ledger(record.state, key, fingerprint("learn", None))
+        replay = ledger.replay()
+        if replay is not None:
+            return replay
         engine = context.engine(record.node_id)
         name = engine.learn(record.state, context.session_config(record.config))
         remaining = len(record.state.stm)
-    return {
-        "status": "learned",
-        "pattern_name": name,
-        "session_id": session_id,
-        "processor_id": None,
-        "message": f"Learned pattern {name} from {remaining} events",
-    }
+        return ledger.respond(
+            record.state,
+            {
+                "status": "learned",
+                "pattern_name": name,
+                "session_id": session_id,
+                "processor_id": None,
+                "message": f"Learned pattern {name} from {remaining} events",
+            },
+        )
 
 
 @router.post(

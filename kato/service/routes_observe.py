@@ -13,6 +13,13 @@ from kato.engine.types import Observation
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
 from kato.service.errors import ApiError, vector_dimension_detail
+from kato.service.idempotency import (
+    IdempotencyKeyHeader,
+    Ledger,
+    derived_key,
+    fingerprint,
+    header_key,
+)
 from kato.service.limits import check_observe_room, check_sequence_room
 from kato.service.models import (
     SESSION_RESPONSES,
@@ -49,25 +56,36 @@ def to_observation(item: ObservationInput) -> Observation:
 def observe(
     session_id: str,
     body: ObservationInput,
+    idempotency_key: IdempotencyKeyHeader = None,
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
+    key = header_key(idempotency_key)
+    request_fingerprint = fingerprint("observe", body.model_dump(mode="json")) if key else ""
     with sessions.open(session_id) as record:
+        ledger = Ledger(record.state, key, request_fingerprint)
+        replay = ledger.replay()
+        if replay is not None:
+            return replay
         check_observe_room(context.settings, len(record.state.stm), body)
         engine = context.engine(record.node_id)
         result = engine.observe(
             record.state, to_observation(body), context.session_config(record.config)
         )
+        response = ledger.respond(
+            record.state,
+            {
+                "status": "okay",
+                "session_id": session_id,
+                "processor_id": record.node_id,
+                "stm_length": result.stm_length,
+                "time": result.time,
+                "unique_id": f"obs-{uuid.uuid4().hex}",
+                "auto_learned_pattern": result.auto_learned_pattern,
+            },
+        )
     context.monitoring.observed()
-    return {
-        "status": "okay",
-        "session_id": session_id,
-        "processor_id": record.node_id,
-        "stm_length": result.stm_length,
-        "time": result.time,
-        "unique_id": f"obs-{uuid.uuid4().hex}",
-        "auto_learned_pattern": result.auto_learned_pattern,
-    }
+    return response
 
 
 @router.post(
@@ -78,10 +96,19 @@ def observe(
 def observe_sequence(
     session_id: str,
     body: ObserveSequenceRequest,
+    idempotency_key: IdempotencyKeyHeader = None,
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
+    key = header_key(idempotency_key) or derived_key([item.unique_id for item in body.observations])
+    request_fingerprint = (
+        fingerprint("observe-sequence", body.model_dump(mode="json")) if key else ""
+    )
     with sessions.open(session_id) as record:
+        ledger = Ledger(record.state, key, request_fingerprint)
+        replay = ledger.replay()
+        if replay is not None:
+            return replay
         config = context.session_config(record.config)
         check_sequence_room(  # before anything changes (docs/limits.md)
             context.settings,
@@ -124,16 +151,20 @@ def observe_sequence(
                 learned.append(final_pattern)
             except Exception:  # the contract swallows a failing final learn
                 final_pattern = None
+        response = ledger.respond(
+            state,
+            {
+                "status": "completed",
+                "processor_id": record.node_id,
+                "observations_processed": len(body.observations),
+                "initial_stm_length": initial_length,
+                "final_stm_length": len(state.stm),
+                "results": results,
+                "auto_learned_patterns": learned,
+                "final_learned_pattern": final_pattern,
+                "isolated": body.clear_stm_between,
+            },
+        )
         record.state = state
     context.monitoring.observed(len(body.observations))
-    return {
-        "status": "completed",
-        "processor_id": record.node_id,
-        "observations_processed": len(body.observations),
-        "initial_stm_length": initial_length,
-        "final_stm_length": len(state.stm),
-        "results": results,
-        "auto_learned_patterns": learned,
-        "final_learned_pattern": final_pattern,
-        "isolated": body.clear_stm_between,
-    }
+    return response

@@ -65,12 +65,39 @@ def test_connection_errors_retried_even_for_observe() -> None:
     assert seen == ["POST /sessions/s/observe"] * 2
 
 
-def test_dropped_connection_not_retried_for_non_idempotent_observe() -> None:
+def test_dropped_connection_retried_for_keyed_observe_with_the_same_key() -> None:
+    keys: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            raise httpx.ReadError("reset", request=request)
+        if len(keys) == 2:
+            return httpx.Response(502)
+        return httpx.Response(200, json={"status": "okay"})
+
+    client = KatoClient("http://kato", transport=httpx.MockTransport(handler), retry=FAST)
+    with client:
+        assert client.observe("s", ["a"]) == {"status": "okay"}
+        assert client.learn("s", idempotency_key="mine") == {"status": "okay"}
+    assert len(keys) == 4 and keys[0] is not None and len(keys[0]) == 32
+    assert keys[:3] == [keys[0]] * 3 and keys[3] == "mine"
+
+
+def test_dropped_connection_not_retried_for_unkeyed_observe() -> None:
     request = httpx.Request("POST", "http://kato/sessions/s/observe")
     transport, seen = flaky_transport([httpx.ReadError("reset", request=request)])
-    client = KatoClient("http://kato", transport=transport, retry=FAST)
+    client = KatoClient("http://kato", transport=transport, retry=FAST, idempotency_keys=False)
     with client, pytest.raises(KatoConnectionError):
         client.observe("s", ["a"])
+    assert len(seen) == 1
+
+
+def test_gateway_error_after_unkeyed_create_not_retried() -> None:
+    transport, seen = flaky_transport([httpx.Response(502, json={"detail": "bad gateway"})])
+    client = KatoClient("http://kato", transport=transport, retry=FAST)
+    with client, pytest.raises(KatoServerError):
+        client.create_session("n")
     assert len(seen) == 1
 
 
