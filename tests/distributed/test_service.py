@@ -1,0 +1,63 @@
+"""The service over HTTP with the distributed backend: two `kato serve` workers, real servers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.distributed import servers
+from tests.service.server import KatoServer
+from tests.service.test_conformance import test_conformance_transcript
+
+__all__ = ["test_conformance_transcript"]  # api.md §10, here against 2 distributed workers
+
+
+@pytest.fixture(scope="module")
+def server(
+    services: servers.Services, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KatoServer]:
+    services.flush_redis()
+    env = {
+        **services.env,
+        "CLICKHOUSE_DB": f"{servers.DATABASE}_http",
+        "REQUEST_TIMEOUT": "2",
+    }
+    data_dir: Path = tmp_path_factory.mktemp("kato-http")
+    with KatoServer(data_dir, workers=2, env=env) as running:
+        yield running
+
+
+@pytest.fixture
+def http(server: KatoServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        yield client
+
+
+def test_redis_outage_is_a_503_and_recovers(http: httpx.Client, services: servers.Services) -> None:
+    session = http.post("/sessions", json={"node_id": "outage"}).json()["session_id"]
+    assert (
+        http.post(f"/sessions/{session}/observe", json={"strings": ["a", "b"]}).status_code == 200
+    )
+    services.stop_one("redis")
+    try:
+        started = time.monotonic()
+        down = http.post(f"/sessions/{session}/observe", json={"strings": ["c"]})
+        assert time.monotonic() - started < 3.0
+        assert down.status_code == 503
+        assert "redis" in down.text
+        health = http.get("/health").json()
+        assert any("redis" in issue for issue in health["issues"])
+    finally:
+        services.start_one("redis")
+    deadline = time.monotonic() + 10
+    while http.get("/health").json()["issues"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert http.get("/health").json()["issues"] == []
+    again = http.post(f"/sessions/{session}/observe", json={"strings": ["c"]})
+    assert again.status_code == 200
+    stm = http.get(f"/sessions/{session}/stm").json()["stm"]
+    assert stm == [["a", "b"], ["c"]]
