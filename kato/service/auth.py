@@ -111,10 +111,14 @@ def parse_entry(entry: str, label: str) -> ApiKey:
 def parse_env_keys(value: str) -> list[ApiKey]:
     """Entries of ``KATO_API_KEYS``, comma separated (empty entries are skipped)."""
     return [
-        parse_entry(entry, f"entry {index}")
+        _labelled(parse_entry(entry, f"entry {index}"), "KATO_API_KEYS")
         for index, entry in enumerate(value.split(","), start=1)
         if entry.strip()
     ]
+
+
+def _labelled(key: ApiKey, source: str) -> ApiKey:
+    return ApiKey(key.digest, key.nodes, f"{source} {key.label}")
 
 
 def parse_key_file(path: str) -> list[ApiKey]:
@@ -124,7 +128,7 @@ def parse_key_file(path: str) -> list[ApiKey]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ApiKeyConfigError(f"cannot read the key file: {exc.__class__.__name__}") from None
     keys = [
-        parse_entry(line, f"line {number}")
+        _labelled(parse_entry(line, f"line {number}"), "KATO_API_KEYS_FILE")
         for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
