@@ -61,21 +61,22 @@ class KatoCollector(Collector):
 
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
-        self._kb_cache: tuple[float, list[tuple[str, int]]] | None = None
+        self._kb_cache: tuple[float, int, list[tuple[str, int]]] | None = None
         self._kb_lock = threading.Lock()
 
     def collect(self) -> Iterator[Metric]:
         families = source_families()
+        totals = Totals.read(families)
         yield from families
-        yield from self._shared_state()
-        yield from self._compatibility(families)
+        yield from self._shared_state(totals.learns)
+        yield from self._compatibility(families, totals)
 
     # -- part 2 ----------------------------------------------------------------
     def _raw_backend(self) -> Backend:
         backend = self.context.backend
         return backend.target if isinstance(backend, TimedBackend) else backend
 
-    def _shared_state(self) -> Iterator[Metric]:
+    def _shared_state(self, learns: int) -> Iterator[Metric]:
         try:
             active = self.context.session_count()
         except Exception:  # storage down: the dependency gauge says so
@@ -88,7 +89,7 @@ class KatoCollector(Collector):
         for dependency, healthy in self._dependencies().items():
             up.add_metric([dependency], 1.0 if healthy else 0.0)
         yield up
-        sizes = self._kb_sizes()
+        sizes = self._kb_sizes(learns)
         if sizes is not None:
             yield GaugeMetricFamily(
                 "kato_knowledge_bases", "Nodes holding knowledge", value=len(sizes)
@@ -113,22 +114,26 @@ class KatoCollector(Collector):
             return {"storage": False}
         return {name: state == "ok" for name, state in health.items()}
 
-    def _kb_sizes(self) -> list[tuple[str, int]] | None:
+    def _kb_sizes(self, learns: int) -> list[tuple[str, int]] | None:
+        """Sizes read at most every KB_SIZES_TTL_SECONDS, or sooner when a worker learned."""
         now = time.monotonic()
         with self._kb_lock:
             cached = self._kb_cache
-            if cached is not None and now - cached[0] < KB_SIZES_TTL_SECONDS:
-                return cached[1]
+            if (
+                cached is not None
+                and cached[1] == learns
+                and now - cached[0] < KB_SIZES_TTL_SECONDS
+            ):
+                return cached[2]
             try:
                 sizes = knowledge_base_sizes(self._raw_backend())
             except Exception:
-                return cached[1] if cached is not None else None
-            self._kb_cache = (now, sizes)
+                return cached[2] if cached is not None else None
+            self._kb_cache = (now, learns, sizes)
             return sizes
 
     # -- part 3 ----------------------------------------------------------------
-    def _compatibility(self, families: list[Metric]) -> Iterator[Metric]:
-        totals = Totals.read(families)
+    def _compatibility(self, families: list[Metric], totals: Totals) -> Iterator[Metric]:
         yield CounterMetricFamily(
             "kato_requests", "HTTP requests served (all routes)", value=totals.requests
         )
