@@ -26,7 +26,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from kato.service.metrics import Totals, sample_sum, source_families
+from kato.service.metrics import Totals, process_metrics, sample_sum, source_families
 from kato.service.monitoring import read_resources
 from kato.service.storage_metrics import TimedBackend
 from kato.storage.ports import Backend, StorageUnavailableError
@@ -56,6 +56,21 @@ def bounded(sizes: list[tuple[str, int]], top: int = KB_TOP_NODES) -> list[tuple
     return head + ([(OTHER_NODES, sum(patterns for _, patterns in rest))] if rest else [])
 
 
+def _worker_exits_placeholder(families: list[Metric]) -> Iterator[Metric]:
+    """``kato_worker_exits_total 0`` under gunicorn until the master wrote the first exit.
+
+    The master creates the counter at the first exit; a series that appears at 1 hides that
+    exit from ``increase()``. Serving 0 before is a reading, not an increment.
+    """
+    if process_metrics().registry is not None:  # not under gunicorn: no worker counters
+        return
+    if any(sample.name == "kato_worker_exits_total" for f in families for sample in f.samples):
+        return
+    yield CounterMetricFamily(
+        "kato_worker_exits", "Worker processes that exited (any cause)", value=0
+    )
+
+
 class KatoCollector(Collector):
     """The scrape of one service context; one registry per context."""
 
@@ -68,6 +83,7 @@ class KatoCollector(Collector):
         families = source_families()
         totals = Totals.read(families)
         yield from families
+        yield from _worker_exits_placeholder(families)
         yield from self._shared_state(totals.learns)
         yield from self._compatibility(families, totals)
 
