@@ -45,7 +45,8 @@ from kato.storage.redis_client import LEARN_OUTBOX, NODES_SET, PREFIX, NodeKeys,
 from kato.storage.redis_codec import dumps, dumps_text, field, loads, text
 from kato.storage.redis_locks import held
 
-MARKER_SECONDS = 3600
+# A learn's marker only has to outlive the retries of that learn (bounded by the timeout).
+MIN_MARKER_SECONDS = 30
 
 
 def _int(raw: bytes | str | None) -> int:
@@ -339,7 +340,8 @@ class RedisKnowledgeBase:
                 pipe.delete(keys.pre, keys.pre_version)
             pipe.sadd(NODES_SET, self._node)
             pipe.rpush(LEARN_OUTBOX, dumps(log_row))
-            pipe.set(marker, b"1" if is_new else b"0", ex=MARKER_SECONDS)
+            marker_seconds = int(max(2 * self._timeout, MIN_MARKER_SECONDS))
+            pipe.set(marker, b"1" if is_new else b"0", ex=marker_seconds)
             pipe.execute()
         if is_new:
             with self._data_lock:
