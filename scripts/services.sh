@@ -155,9 +155,14 @@ wait_port() {  # wait_port NAME PORT PIDFILE
   die "$name did not answer on 127.0.0.1:$port within ${WAIT_SECONDS}s"
 }
 
+running() {  # running PIDFILE: the recorded process is alive (start is then a no-op)
+  [ -f "$1" ] && alive "$(cat "$1")"
+}
+
 start_redis() {
   local dir=$1 port
   port=$(cat "$dir/redis/port")
+  running "$dir/redis/redis.pid" && return 0
   "$REDIS_BIN" "$dir/redis/redis.conf"
   wait_port redis "$port" "$dir/redis/redis.pid"
   local i
@@ -172,6 +177,7 @@ start_redis() {
 start_clickhouse() {
   local dir=$1 port ch="$1/clickhouse"
   port=$(cat "$ch/port")
+  running "$ch/clickhouse.pid" && return 0
   # The server stays in the foreground of a detached subshell; its pid is ours to stop.
   (cd "$ch" && exec setsid "$CLICKHOUSE_BIN" --config-file="$ch/config.xml" \
     >>"$ch/log/stdout.log" 2>&1 </dev/null) &
