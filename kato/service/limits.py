@@ -305,9 +305,10 @@ class LimitsMiddleware:
                 and scope["method"] == "POST"
                 and scope["path"] == "/sessions"
             ):
-                receive = await self._check_quota(scope, receive, send)
-                if receive is None:
+                replay = await self._check_quota(scope, receive, send)
+                if replay is None:  # refused: the 422 has been sent
                     return
+                receive = replay
             await self.app(scope, receive, send)
         finally:
             _ACTIVE.reset(token)

@@ -267,3 +267,39 @@ def test_defaults_keep_the_1000_event_stm_trim(tmp_path: Path) -> None:
         assert r.status_code == 200
         assert r.json()["stm_length"] == 1001
         assert http.get(f"/sessions/{sid}/stm").json()["length"] == 1000
+
+
+def test_sessions_per_node_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process: no current store counts sessions per node, so a counting one is stood in."""
+    from fastapi.testclient import TestClient
+
+    from kato.service.app import create_app
+
+    monkeypatch.setenv("KATO_DATA_DIR", str(tmp_path))
+    app = create_app(load_settings(kato_max_sessions_per_node=2))
+    with TestClient(app) as client:
+        store = app.state.kato.backend.sessions
+        created: dict[str, int] = {}
+        store.count_node = lambda node_id: created.get(node_id, 0)
+        for _ in range(2):
+            assert client.post("/sessions", json={"node_id": "q"}).status_code == 200
+            created["q"] = created.get("q", 0) + 1
+        count = client.get("/sessions/count").json()["active_session_count"]
+        r = client.post("/sessions", json={"node_id": "q"})
+        assert r.status_code == 422
+        assert r.json() == {
+            "detail": [
+                {
+                    "type": "too_many_sessions",
+                    "loc": ["body", "node_id"],
+                    "msg": (
+                        "Node already has 2 live sessions, the limit is 2: "
+                        "delete a session or let one expire"
+                    ),
+                    "input": "q",
+                    "ctx": {"max_sessions_per_node": 2, "live_sessions": 2},
+                }
+            ]
+        }
+        assert client.get("/sessions/count").json()["active_session_count"] == count
+        assert client.post("/sessions", json={"node_id": "other"}).status_code == 200
