@@ -37,7 +37,8 @@ from bench.stack import Stack, edge_stack
 @dataclass
 class AbResult:
     complete: int
-    failed: int
+    failed: int  # connect, receive and exception failures (real failures)
+    length_varied: int  # ab's "Length" failures: /health bodies differ in length (uptime)
     non_2xx: int
     requests_per_second: float
     percentiles_ms: dict[int, float]
@@ -60,12 +61,21 @@ def parse_ab(text: str) -> AbResult:
         return float(match.group(1))
 
     non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", text)
+    breakdown = re.search(
+        r"\(Connect: (\d+), Receive: (\d+), Length: (\d+), Exceptions: (\d+)\)", text
+    )
+    connect, receive, length, exceptions = (
+        (int(g) for g in breakdown.groups()) if breakdown else (0, 0, 0, 0)
+    )
+    total_failed = int(number(r"Failed requests:\s+(\d+)"))
+    real_failed = connect + receive + exceptions if breakdown else total_failed
     percentiles = {
         int(p): float(ms) for p, ms in re.findall(r"^\s+(\d+)%\s+(\d+)", text, re.MULTILINE)
     }
     return AbResult(
         complete=int(number(r"Complete requests:\s+(\d+)")),
-        failed=int(number(r"Failed requests:\s+(\d+)")),
+        failed=real_failed,
+        length_varied=length,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         requests_per_second=number(r"Requests per second:\s+([\d.]+)"),
         percentiles_ms=percentiles,
@@ -192,7 +202,8 @@ def report(ab: AbResult | None, mixed: MixedResult | None) -> str:
     if ab is not None:
         p = ab.percentiles_ms
         lines.append(
-            f"ab /health: {ab.complete} complete, {ab.failed} failed, {ab.non_2xx} non-2xx, "
+            f"ab /health: {ab.complete} complete, {ab.failed} failed (connect/receive/exception), "
+            f"{ab.non_2xx} non-2xx, {ab.length_varied} bodies of another length, "
             f"{ab.requests_per_second:.0f} req/s, p50 {p.get(50)} ms, p95 {p.get(95)} ms, "
             f"p99 {p.get(99)} ms, max {p.get(100)} ms"
         )

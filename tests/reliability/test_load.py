@@ -31,11 +31,12 @@ def test_ab_health_and_mixed_load_through_nginx(tmp_path_factory: pytest.TempPat
 
 def test_ab_output_parser_reads_failures() -> None:
     text = (
-        "Complete requests:      10\nFailed requests:        2\nNon-2xx responses:      3\n"
+        "Complete requests:      10\nFailed requests:        6\n"
+        "   (Connect: 1, Receive: 0, Length: 4, Exceptions: 1)\nNon-2xx responses:      3\n"
         "Requests per second:    123.45 [#/sec] (mean)\n"
         "  50%      4\n  95%      9\n 100%     12 (longest request)\n"
     )
     parsed = parse_ab(text)
-    assert (parsed.complete, parsed.failed, parsed.non_2xx) == (10, 2, 3)
+    assert (parsed.complete, parsed.failed, parsed.length_varied, parsed.non_2xx) == (10, 2, 4, 3)
     assert parsed.requests_per_second == 123.45
     assert parsed.percentiles_ms == {50: 4.0, 95: 9.0, 100: 12.0}
