@@ -1,0 +1,100 @@
+"""Training throughput over HTTP: observe with predictions on, a learn every few observations.
+
+    .venv/bin/python -m bench.training --observations 40000 --workers 2 --clients 4
+
+Starts ``kato serve`` on the embedded backend (fresh data directory) on a free
+loopback port, runs ``--clients`` threads that each own a session and send their
+share of the observations one by one (``POST /observe``) with a ``POST /learn``
+after every ``--learn-every`` observations, and prints the throughput of each
+tenth of the run, the ratio of the last tenth to the first, and the total time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.generate import Generator
+from kato.client import KatoClient
+from tests.service.server import KatoServer
+
+
+def _events(count: int, seed: int) -> list[list[str]]:
+    """A stream of events taken pattern by pattern from the benchmark generator."""
+    generator = Generator(max(1000, count // 5), seed=seed)
+    events: list[list[str]] = []
+    for pattern in generator.patterns():
+        events.extend(pattern)
+        if len(events) >= count:
+            break
+    return events[:count]
+
+
+def _client_run(
+    url: str, events: list[list[str]], learn_every: int, stamps: list[float], lock: threading.Lock
+) -> None:
+    with KatoClient(url, timeout=120.0) as kato:
+        session = kato.create_session("training-bench")["session_id"]
+        for i, event in enumerate(events, start=1):
+            kato.observe(session, event)
+            if i % learn_every == 0:
+                kato.learn(session)
+            with lock:
+                stamps.append(time.perf_counter())
+
+
+def run(observations: int, workers: int, clients: int, learn_every: int) -> dict[str, float]:
+    events = _events(observations, seed=11)
+    shares = [events[i::clients] for i in range(clients)]
+    stamps: list[float] = []
+    lock = threading.Lock()
+    with (
+        tempfile.TemporaryDirectory() as data_dir,
+        KatoServer(Path(data_dir), workers=workers) as server,
+    ):
+        start = time.perf_counter()
+        threads = [
+            threading.Thread(
+                target=_client_run, args=(server.base_url, share, learn_every, stamps, lock)
+            )
+            for share in shares
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        total = time.perf_counter() - start
+    stamps.sort()
+    tenth = len(stamps) // 10
+    rates = []
+    previous = start
+    for k in range(10):
+        end = stamps[(k + 1) * tenth - 1]
+        rates.append(tenth / (end - previous))
+        previous = end
+    print(f"{'tenth':>6} {'obs/s':>10}")
+    for k, rate in enumerate(rates, start=1):
+        print(f"{k:>6} {rate:>10.1f}")
+    ratio = rates[-1] / rates[0]
+    print(
+        f"observations={len(stamps)} workers={workers} clients={clients} learn_every={learn_every}"
+    )
+    print(f"total {total:.1f} s, last/first tenth throughput ratio {ratio:.2f}")
+    return {"total_seconds": total, "ratio": ratio}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--observations", type=int, default=40000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--learn-every", type=int, default=5)
+    args = parser.parse_args()
+    run(args.observations, args.workers, args.clients, args.learn_every)
+
+
+if __name__ == "__main__":
+    main()
