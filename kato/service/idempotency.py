@@ -21,7 +21,8 @@ Which requests carry a key:
   whose request differs (other contents or flags) is simply a new request, never an error.
 
 A header key reused for a *different* request (another route, body or flags) is a client bug:
-422 ``{"detail": {"error": "IdempotencyKeyReused", ...}}`` and nothing changes.
+409 ``{"detail": {"error": "IdempotencyKeyReused", ...}}`` and nothing changes (409, not 422:
+the 422 body family is reserved for FastAPI's validation list).
 
 The log is bounded: the newest :data:`MAX_KEYS` records whose bodies total at most
 :data:`MAX_BYTES` characters; the newest record is always kept, whatever its size, so the
@@ -40,6 +41,7 @@ from fastapi.responses import Response
 from kato.engine.types import SessionState
 from kato.service.errors import ApiError
 from kato.service.json_response import encode
+from kato.service.models import ErrorDetail
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -49,6 +51,11 @@ MAX_KEY_LENGTH = 255
 DERIVED_PREFIX = "items:"
 
 HEADER_PREFIX = "key:"
+
+# The answer to a key reused for another request, for the routes' OpenAPI ``responses``.
+KEY_REUSED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorDetail, "description": f"{HEADER} reused for a different request"}
+}
 
 # The header as a route parameter: validated by FastAPI (422 with the usual body when invalid)
 # and documented in the OpenAPI schema of every route that honours it.
@@ -105,7 +112,7 @@ class Ledger:
             if self.key.startswith(DERIVED_PREFIX):
                 return None  # same unique ids, other contents: a new request
             raise ApiError(
-                422,
+                409,
                 {
                     "error": "IdempotencyKeyReused",
                     "message": f"{HEADER} {self.key.removeprefix(HEADER_PREFIX)!r} was already "

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends
 
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
-from kato.service.idempotency import IdempotencyKeyHeader, Ledger, fingerprint, header_key
+from kato.service.idempotency import (
+    KEY_REUSED_RESPONSE,
+    IdempotencyKeyHeader,
+    Ledger,
+    fingerprint,
+    header_key,
+)
 from kato.service.models import (
     SESSION_RESPONSES,
     ClearedAllResponse,
@@ -27,7 +33,11 @@ router = APIRouter(tags=["learning"])
     "/sessions/{session_id}/learn",
     responses=documented(
         LearnResponse,
-        {**SESSION_RESPONSES, 400: {"model": ErrorDetail, "description": "Empty STM"}},
+        {
+            **SESSION_RESPONSES,
+            400: {"model": ErrorDetail, "description": "Empty STM"},
+            **KEY_REUSED_RESPONSE,
+        },
     ),
     summary="Learn a pattern from the STM",
 )

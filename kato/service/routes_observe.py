@@ -14,6 +14,7 @@ from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
 from kato.service.errors import ApiError, vector_dimension_detail
 from kato.service.idempotency import (
+    KEY_REUSED_RESPONSE,
     IdempotencyKeyHeader,
     Ledger,
     derived_key,
@@ -50,7 +51,9 @@ def to_observation(item: ObservationInput) -> Observation:
 
 @router.post(
     "/sessions/{session_id}/observe",
-    responses=documented(ObserveResponse, {**SESSION_RESPONSES, **_DIMENSION_ERROR}),
+    responses=documented(
+        ObserveResponse, {**SESSION_RESPONSES, **_DIMENSION_ERROR, **KEY_REUSED_RESPONSE}
+    ),
     summary="Observe one event",
 )
 def observe(
@@ -90,7 +93,10 @@ def observe(
 
 @router.post(
     "/sessions/{session_id}/observe-sequence",
-    responses=documented(ObserveSequenceResponse, {**SESSION_RESPONSES, **_DIMENSION_ERROR}),
+    responses=documented(
+        ObserveSequenceResponse,
+        {**SESSION_RESPONSES, **_DIMENSION_ERROR, **KEY_REUSED_RESPONSE},
+    ),
     summary="Observe a batch of events (optionally learning)",
 )
 def observe_sequence(

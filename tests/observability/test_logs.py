@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.observability.servers import Kato
 
 ACCESS_FIELDS = {"trace_id", "method", "route", "status", "duration_ms", "node_id", "session_id"}
+
+
+def _wait_for_trace(kato: Kato, trace_id: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while trace_id not in kato.proc.output()[0]:
+        assert time.monotonic() < deadline, f"no log line with trace id {trace_id}"
+        time.sleep(0.05)
 
 
 def test_access_lines_are_json_with_the_request_trace_id(kato: Kato) -> None:
@@ -23,6 +32,7 @@ def test_access_lines_are_json_with_the_request_trace_id(kato: Kato) -> None:
         assert observed.headers["x-trace-id"] == "logs-observe"
         generated = client.get("/no/such/path").headers["x-trace-id"]
     assert generated.startswith("kato-") and len(generated) == 37
+    _wait_for_trace(kato, generated)  # a worker writes its access line after the response
     out, _ = kato.proc.output()
     lines = [line for line in out.splitlines() if line.strip()]
     entries = kato.log_entries()

@@ -71,16 +71,16 @@ def test_key_is_scoped_to_the_session(api: TestClient) -> None:
     assert api.get(f"/sessions/{two}/stm").json()["stm"] == [["x"]]
 
 
-def test_key_reused_for_another_request_is_422_and_changes_nothing(api: TestClient) -> None:
+def test_key_reused_for_another_request_is_409_and_changes_nothing(api: TestClient) -> None:
     sid = new_session(api)
     key = {"Idempotency-Key": "k"}
     api.post(f"/sessions/{sid}/observe", json={"strings": ["a"]}, headers=key)
     clash = api.post(f"/sessions/{sid}/observe", json={"strings": ["z"]}, headers=key)
-    assert clash.status_code == 422
+    assert clash.status_code == 409
     assert clash.json()["detail"]["error"] == "IdempotencyKeyReused"
     assert "'k'" in clash.json()["detail"]["message"]
     learn_clash = api.post(f"/sessions/{sid}/learn", headers=key)
-    assert learn_clash.status_code == 422
+    assert learn_clash.status_code == 409
     assert api.get(f"/sessions/{sid}/stm").json()["stm"] == [["a"]]
 
 
