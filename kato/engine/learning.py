@@ -52,6 +52,7 @@ def build_update(
     emotives: list[dict[str, float]],
     metadata: list[dict[str, object]],
     persistence: int,
+    token: str | None = None,
 ) -> LearnUpdate:
     flat = [symbol for event in pattern_data for symbol in event]
     return LearnUpdate(
@@ -62,6 +63,7 @@ def build_update(
         persistence=persistence,
         symbol_counts=tuple(Counter(flat).items()),
         affinity_delta=average_emotives(emotives) if emotives else {},
+        token=token,
     )
 
 
@@ -80,6 +82,7 @@ def learn(engine: NodeEngine, state: SessionState, config: EngineConfig) -> str:
     state.metadata_accumulator = []
     if sum(len(event) for event in pattern_data) < MIN_PATTERN_SYMBOLS:
         return ""
-    update = build_update(pattern_data, emotives, metadata, config.persistence)
+    token = engine.next_learn_token()
+    update = build_update(pattern_data, emotives, metadata, config.persistence, token)
     engine.kb.learn(update, partial(merge_pattern, update))
     return PATTERN_PREFIX + update.name

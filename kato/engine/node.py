@@ -56,11 +56,23 @@ class NodeEngine:
         vectors: VectorStore,
         index: PatternIndex,
         settings: EngineSettings | None = None,
+        request_key: str | None = None,
     ) -> None:
+        """``request_key`` names the request this engine serves when a retry of it must not
+        learn twice: its learns carry the tokens ``<request_key>/1``, ``/2``, ... in order."""
         self.kb = kb
         self.vectors = vectors
         self.index = index
         self.settings = settings or EngineSettings()
+        self.request_key = request_key
+        self._learns = 0
+
+    def next_learn_token(self) -> str | None:
+        """The token of the next learn of this request (None without a request key)."""
+        if self.request_key is None:
+            return None
+        self._learns += 1
+        return f"{self.request_key}/{self._learns}"
 
     def observe(
         self, state: SessionState, observation: Observation, config: EngineConfig

@@ -94,6 +94,10 @@ class KnowledgeBase(Protocol):
         the length to ``total_symbols_in_patterns_frequencies`` and, for each
         distinct symbol, ``affinity_delta`` to its affinity. Returns True when the
         pattern was new.
+
+        If ``update.token`` is set and a learn with that token was already applied
+        to the node (within the store's documented retention), nothing is applied
+        and False is returned: a retried request cannot count its learns twice.
         """
         ...
 

@@ -124,6 +124,9 @@ class LearnUpdate:
     persistence: int
     symbol_counts: tuple[tuple[str, int], ...]  # distinct symbols, first-occurrence order
     affinity_delta: Emotives  # average_emotives(E), {} when E is empty
+    # Names this learn for exactly-once application: a retried request repeats its learns
+    # with the same tokens, and the store applies a token at most once (None: always apply).
+    token: str | None = None
 
     @property
     def length(self) -> int:
