@@ -6,8 +6,10 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from pydantic import Field
 
 from kato.service.context import ServiceContext, get_context
+from kato.service.health import evaluate
 from kato.service.models import HealthResponse, documented, example
 from kato.service.monitoring import METRIC_NAMES
 from kato.service.timefmt import offset_timestamp
@@ -54,55 +56,41 @@ def banner(context: ServiceContext = Depends(get_context)) -> Any:
     }
 
 
+class HealthBody(HealthResponse):
+    """api.md §5.8's body plus ``dependencies`` (docs/COMPATIBILITY.md)."""
+
+    dependencies: dict[str, str] = Field(
+        description='Dependency name -> "ok" or "down: <reason>"',
+        examples=[{"redis": "ok", "clickhouse": "down: ConnectionRefusedError", "qdrant": "ok"}],
+    )
+
+
 def health_verdict(context: ServiceContext) -> dict[str, Any]:
-    """Status, issues and session count; never raises (api.md §5.8)."""
-    try:
-        active = context.session_count()
-        reading = context.monitoring.collect(active)
-        errors_per_minute = context.monitoring.rates()["errors_per_minute"]
-        issues: list[str] = []
-        status = "healthy"
-        for dependency, state in context.backend.health().items():
-            if state != "ok":
-                issues.append(f"{dependency}: {state}")
-                status = "unhealthy"
-        if reading.memory_percent > 90:
-            issues.append(f"High memory usage: {reading.memory_percent}%")
-            status = "unhealthy"
-        if reading.cpu_percent > 80:
-            issues.append(f"High CPU usage: {reading.cpu_percent}%")
-            status = "degraded" if status == "healthy" else status
-        if errors_per_minute > 10:
-            issues.append(f"High error rate: {errors_per_minute} errors per minute")
-            status = "degraded" if status == "healthy" else status
-        return {
-            "status": status,
-            "processor_status": "healthy" if status != "unhealthy" else "unhealthy",
-            "issues": issues,
-            "active_sessions": active,
-        }
-    except Exception as exc:
-        return {
-            "status": "unhealthy",
-            "processor_status": "unknown",
-            "issues": [f"Health check error: {exc}"],
-            "active_sessions": 0,
-        }
-
-
-@router.get("/health", responses=documented(HealthResponse), summary="Health (always HTTP 200)")
-def health(context: ServiceContext = Depends(get_context)) -> Any:
-    verdict = health_verdict(context)
+    """Status, issues, session count and dependency states; never raises (api.md §5.8)."""
+    report = evaluate(context)
     return {
-        "status": verdict["status"],
-        "processor_status": verdict["processor_status"],
+        "status": report.status,
+        "processor_status": report.processor_status,
+        "issues": report.issues,
+        "active_sessions": report.active_sessions,
+        "dependencies": report.dependencies,
+    }
+
+
+@router.get("/health", responses=documented(HealthBody), summary="Health (always HTTP 200)")
+def health(context: ServiceContext = Depends(get_context)) -> Any:
+    report = evaluate(context)
+    return {
+        "status": report.status,
+        "processor_status": report.processor_status,
         "service_name": context.settings.service_name,
         "uptime_seconds": context.uptime_seconds(),
-        "issues": verdict["issues"],
+        "issues": report.issues,
         "metrics_collected": len(METRIC_NAMES),
         "last_collection": context.started_epoch,
-        "active_sessions": verdict["active_sessions"],
+        "active_sessions": report.active_sessions,
         "timestamp": offset_timestamp(),
+        "dependencies": report.dependencies,
     }
 
 
