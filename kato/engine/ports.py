@@ -8,7 +8,7 @@ implement these protocols and run the same contract tests (tests/contract).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from kato.engine.types import (
@@ -110,6 +110,30 @@ class KnowledgeBase(Protocol):
 
     def clear(self) -> None:
         """Delete everything of the node (engine §5.13) and change ``version()``."""
+        ...
+
+    def restore(
+        self,
+        patterns: Sequence[PatternRecord],
+        symbols: Sequence[SymbolStats],
+        affinities: Mapping[str, Mapping[str, float]],
+        stats: GlobalStats,
+        *,
+        replace: bool = False,
+    ) -> bool:
+        """Make the node hold exactly this knowledge, in one atomic step (bulk import).
+
+        ``patterns`` get sequence numbers 1, 2, ... in the given order; frequencies,
+        emotives, metadata, ``sym_freq``/``pmf``, affinities (key order, ``-0.0``) and the
+        totals in ``stats`` are stored exactly as given, not recomputed, so they must obey
+        engine §2.1 (N = TPF = number of patterns, total symbols = sum of ``sym_freq``,
+        distinct symbols = symbols with ``pmf`` > 0, affinities only on listed symbols);
+        a violation raises ``ValueError`` before anything changes. Precomputed metrics are
+        dropped; ``version()`` and ``generation()`` change. Applied learn tokens are kept.
+
+        Without ``replace``, a node that already has a pattern or symbol is left unchanged
+        and False is returned (checked in the same atomic step). Returns True otherwise.
+        """
         ...
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from kato.engine.ports import PatternMerge
@@ -22,6 +23,8 @@ from kato.storage.learn_counters import (
     learn_deltas,
     symbol_stats_in_order,
 )
+from kato.storage.learn_tokens import TOKEN_RETENTION_SECONDS
+from kato.storage.restore_rules import check_restorable
 from kato.storage.sqlite_db import SqliteDatabase
 
 CHUNK = 500  # bound on bound parameters per IN (...) query
@@ -187,6 +190,8 @@ class SqliteKnowledgeBase:
     # -- writes ----------------------------------------------------------------
     def learn(self, update: LearnUpdate, merge: PatternMerge) -> bool:
         with self._db.write() as conn:
+            if update.token is not None and not self._claim_token(conn, update.token):
+                return False
             conn.execute("INSERT OR IGNORE INTO nodes (node) VALUES (?)", (self._node,))
             row = conn.execute(
                 "SELECT name, data, frequency, emotives, metadata FROM patterns "
@@ -212,6 +217,22 @@ class SqliteKnowledgeBase:
                 )
             self._apply_counters(conn, update, is_new)
             return is_new
+
+    def _claim_token(self, conn: sqlite3.Connection, token: str) -> bool:
+        """Record ``token`` in this transaction; False if it was already applied.
+
+        Expired tokens of the node go first (an index range scan over what expired).
+        """
+        now = time.time()
+        conn.execute(
+            "DELETE FROM learn_tokens WHERE node = ? AND applied_at < ?",
+            (self._node, now - TOKEN_RETENTION_SECONDS),
+        )
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO learn_tokens (node, token, applied_at) VALUES (?, ?, ?)",
+            (self._node, key_bytes(token), now),
+        )
+        return cursor.rowcount == 1
 
     def _insert_pattern(self, conn: sqlite3.Connection, name: str, record: PatternRecord) -> None:
         seq = self._meta(conn, "last_seq") + 1
@@ -291,6 +312,73 @@ class SqliteKnowledgeBase:
             )
             conn.execute(
                 "UPDATE nodes SET precomputed_version = ? WHERE node = ?", (version, self._node)
+            )
+            return True
+
+    def restore(
+        self,
+        patterns: Sequence[PatternRecord],
+        symbols: Sequence[SymbolStats],
+        affinities: Mapping[str, Mapping[str, float]],
+        stats: GlobalStats,
+        *,
+        replace: bool = False,
+    ) -> bool:
+        check_restorable(patterns, symbols, affinities, stats)
+        pattern_rows = [
+            (
+                self._node,
+                r.name,
+                seq,
+                dumps(r.pattern_data),
+                r.frequency,
+                dumps(r.emotives),
+                dumps(r.metadata),
+            )
+            for seq, r in enumerate(patterns, start=1)
+        ]
+        symbol_rows = [
+            (
+                self._node,
+                key_bytes(s.name),
+                s.frequency,
+                s.pattern_member_frequency,
+                dumps(dict(affinities[s.name])) if s.name in affinities else None,
+            )
+            for s in symbols
+        ]
+        with self._db.write() as conn:
+            occupied = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM patterns WHERE node = ?) "
+                "OR EXISTS (SELECT 1 FROM symbols WHERE node = ?)",
+                (self._node, self._node),
+            ).fetchone()[0]
+            if occupied and not replace:
+                return False
+            conn.execute("INSERT OR IGNORE INTO nodes (node) VALUES (?)", (self._node,))
+            for table in ("patterns", "symbols", "precomputed"):
+                conn.execute(f"DELETE FROM {table} WHERE node = ?", (self._node,))
+            conn.executemany(
+                "INSERT INTO patterns (node, name, seq, data, frequency, emotives, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                pattern_rows,
+            )
+            conn.executemany(
+                "INSERT INTO symbols (node, symbol, sym_freq, pmf, affinity) "
+                "VALUES (?, ?, ?, ?, ?)",
+                symbol_rows,
+            )
+            conn.execute(
+                "UPDATE nodes SET version = version + 1, generation = generation + 1, "
+                "last_seq = ?, patterns = ?, total_symbols = ?, distinct_symbols = ?, "
+                "precomputed_version = -1 WHERE node = ?",
+                (
+                    len(pattern_rows),
+                    len(pattern_rows),
+                    stats.total_symbols_in_patterns_frequencies,
+                    stats.distinct_symbols,
+                    self._node,
+                ),
             )
             return True
 

@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS precomputed (
     tf_vector BLOB NOT NULL,
     PRIMARY KEY (node, name)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS learn_tokens (      -- exactly-once learns (kept across clear)
+    node TEXT NOT NULL,
+    token BLOB NOT NULL,
+    applied_at REAL NOT NULL,                    -- epoch seconds; pruned after the retention
+    PRIMARY KEY (node, token)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS learn_tokens_by_age ON learn_tokens (node, applied_at);
 CREATE TABLE IF NOT EXISTS vectors (
     node TEXT NOT NULL,
     name TEXT NOT NULL,

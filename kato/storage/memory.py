@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -30,7 +30,9 @@ from kato.storage.learn_counters import (
     learn_deltas,
     symbol_stats_in_order,
 )
+from kato.storage.learn_tokens import TokenLedger
 from kato.storage.ports import NodeHandle, SessionRecord, SessionStatus
+from kato.storage.restore_rules import check_restorable
 from kato.storage.vector_math import Matrix, as_matrix, nearest_names, select_flush
 
 
@@ -41,6 +43,7 @@ class MemoryKnowledgeBase:
         self._lock = threading.RLock()
         self._version = 0
         self._generation = 0
+        self._tokens = TokenLedger()  # kept across clear() and restore()
         self._reset()
 
     def _reset(self) -> None:
@@ -115,8 +118,17 @@ class MemoryKnowledgeBase:
     # -- writes ----------------------------------------------------------------
     def learn(self, update: LearnUpdate, merge: PatternMerge) -> bool:
         with self._lock:
+            if update.token is not None:
+                if self._tokens.seen(update.token):
+                    return False
+                self._tokens.record(update.token)  # nothing below can fail but merge
             stored = self._patterns.get(update.name)
-            merged = merge(copy.deepcopy(stored) if stored is not None else None)
+            try:
+                merged = merge(copy.deepcopy(stored) if stored is not None else None)
+            except BaseException:
+                if update.token is not None:
+                    self._tokens.forget(update.token)
+                raise
             is_new = stored is None
             self._patterns[update.name] = copy.deepcopy(merged)
             if is_new:
@@ -145,6 +157,34 @@ class MemoryKnowledgeBase:
             self._reset()
             self._version += 1
             self._generation += 1
+
+    def restore(
+        self,
+        patterns: Sequence[PatternRecord],
+        symbols: Sequence[SymbolStats],
+        affinities: Mapping[str, Mapping[str, float]],
+        stats: GlobalStats,
+        *,
+        replace: bool = False,
+    ) -> bool:
+        check_restorable(patterns, symbols, affinities, stats)
+        records = {r.name: copy.deepcopy(r) for r in patterns}
+        feed = [(i, r.name, copy.deepcopy(r.pattern_data)) for i, r in enumerate(patterns, 1)]
+        with self._lock:
+            if not replace and (self._patterns or self._sym_freq):
+                return False
+            self._reset()
+            self._patterns = records
+            self._feed = feed
+            self._sym_freq = {s.name: s.frequency for s in symbols}
+            self._pmf = {
+                s.name: s.pattern_member_frequency for s in symbols if s.pattern_member_frequency
+            }
+            self._affinity = {s: dict(values) for s, values in affinities.items()}
+            self._total_symbols = stats.total_symbols_in_patterns_frequencies
+            self._version += 1
+            self._generation += 1
+            return True
 
     def is_empty(self) -> bool:
         with self._lock:

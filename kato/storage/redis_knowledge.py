@@ -15,6 +15,12 @@ One learn is one Redis MULTI/EXEC transaction (all counters or none), run under
 the node's Redis lock and guarded by WATCH on the node's counters, so even a
 lock whose lease ran out cannot let two learns interleave. A per-learn marker
 makes a retried transaction (reply lost on a broken connection) count once.
+
+A learn carrying a token (a retried *request*) is skipped when the node's token set
+already holds it; the token is added in the same MULTI/EXEC as the learn, kept for
+``TOKEN_RETENTION_SECONDS`` (pruned by score on every tokened learn) and survives clear.
+A restore writes ClickHouse rows in batches first, then replaces every Redis value of the
+node in one MULTI/EXEC.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import copy
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import redis
@@ -40,13 +46,16 @@ from kato.engine.types import (
 )
 from kato.storage.clickhouse_patterns import ClickHousePatternStore
 from kato.storage.learn_counters import add_affinity, learn_deltas, symbol_stats_in_order
+from kato.storage.learn_tokens import TOKEN_RETENTION_SECONDS
 from kato.storage.ports import StorageUnavailableError
 from kato.storage.redis_client import LEARN_OUTBOX, NODES_SET, PREFIX, NodeKeys, redis_errors
 from kato.storage.redis_codec import dumps, dumps_text, field, loads, text
 from kato.storage.redis_locks import held
+from kato.storage.restore_rules import check_restorable
 
 # A learn's marker only has to outlive the retries of that learn (bounded by the timeout).
 MIN_MARKER_SECONDS = 30
+RESTORE_BATCH = 10_000  # hash fields / list items per command inside a restore's MULTI
 
 
 def _int(raw: bytes | str | None) -> int:
@@ -90,6 +99,8 @@ class RedisKnowledgeBase:
         self._patterns = patterns
         self._node = node_key
         self._keys = NodeKeys(node_key)
+        # Sorted set token -> applied-at (ms) of tokened learns; never cleared (learn_tokens.py).
+        self._tokens = f"{PREFIX}:node:{node_key}:tokens"
         self._timeout = timeout
         # Pattern data is immutable and content-addressed: a process-wide cache by name is exact.
         self._data = data_cache
@@ -278,6 +289,10 @@ class RedisKnowledgeBase:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.watch(keys.meta, keys.counters)
             generation, learns = (_int(v) for v in pipe.hmget(keys.meta, ["generation", "learns"]))
+            token = field(update.token) if update.token is not None else None
+            # Every learn changes ``counters``, so the WATCH also orders two attempts of one token.
+            if token is not None and pipe.zscore(self._tokens, token) is not None:
+                return False
             freq_raw = pipe.hget(keys.frequency, update.name)
             stored: PatternRecord | None = None
             if freq_raw is not None:
@@ -340,6 +355,13 @@ class RedisKnowledgeBase:
                 pipe.delete(keys.pre, keys.pre_version)
             pipe.sadd(NODES_SET, self._node)
             pipe.rpush(LEARN_OUTBOX, dumps(log_row))
+            if token is not None:
+                now_ms = int(time.time() * 1000)
+                pipe.zremrangebyscore(
+                    self._tokens, "-inf", f"({now_ms - TOKEN_RETENTION_SECONDS * 1000}"
+                )
+                pipe.zadd(self._tokens, {token: now_ms})
+                pipe.expire(self._tokens, TOKEN_RETENTION_SECONDS)
             marker_seconds = int(max(2 * self._timeout, MIN_MARKER_SECONDS))
             pipe.set(marker, b"1" if is_new else b"0", ex=marker_seconds)
             pipe.execute()
@@ -373,22 +395,118 @@ class RedisKnowledgeBase:
                         "redis", "storing metrics kept conflicting until the request timeout"
                     ) from None
 
+    def _knowledge_keys(self) -> tuple[str, ...]:
+        """Every key of the node's knowledge (not meta, tokens, locks or vectors)."""
+        keys = self._keys
+        return (
+            keys.counters,
+            keys.seq,
+            keys.frequency,
+            keys.emotives,
+            keys.metadata,
+            keys.sym_freq,
+            keys.pmf,
+            keys.affinity,
+            keys.pre,
+            keys.pre_version,
+        )
+
+    def restore(
+        self,
+        patterns: Sequence[PatternRecord],
+        symbols: Sequence[SymbolStats],
+        affinities: Mapping[str, Mapping[str, float]],
+        stats: GlobalStats,
+        *,
+        replace: bool = False,
+    ) -> bool:
+        check_restorable(patterns, symbols, affinities, stats)
+        deadline = time.monotonic() + self._timeout
+        with held(self._redis, self._keys.lock, self._timeout):
+            while True:
+                try:
+                    with redis_errors():
+                        generation = self._restore_once(
+                            patterns, symbols, affinities, stats, replace
+                        )
+                    break
+                except redis.exceptions.WatchError:
+                    if time.monotonic() > deadline:
+                        raise StorageUnavailableError(
+                            "redis", "restore kept conflicting until the request timeout"
+                        ) from None
+        if generation is None:
+            return False
+        with self._data_lock:
+            for record in patterns:
+                self._data[record.name] = copy.deepcopy(record.pattern_data)
+        with contextlib.suppress(StorageUnavailableError):
+            self._patterns.purge_before(self._node, generation)
+        return True
+
+    def _restore_once(
+        self,
+        patterns: Sequence[PatternRecord],
+        symbols: Sequence[SymbolStats],
+        affinities: Mapping[str, Mapping[str, float]],
+        stats: GlobalStats,
+        replace: bool,
+    ) -> int | None:
+        """One attempt; the new generation, or None when the node is not empty."""
+        keys = self._keys
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.watch(keys.meta, keys.counters, keys.frequency, keys.sym_freq)
+            if not replace and (pipe.exists(keys.frequency) or pipe.exists(keys.sym_freq)):
+                return None
+            generation = _int(pipe.hget(keys.meta, "generation")) + 1
+            # Durable pattern rows first, tagged with the generation the commit below starts.
+            self._patterns.insert_patterns(
+                self._node, generation, ((r.name, r.pattern_data) for r in patterns)
+            )
+            pipe.multi()
+            pipe.delete(*self._knowledge_keys())
+            for start in range(0, len(patterns), RESTORE_BATCH):
+                part = patterns[start : start + RESTORE_BATCH]
+                pipe.hset(keys.frequency, mapping={r.name: r.frequency for r in part})
+                pipe.hset(keys.emotives, mapping={r.name: dumps(r.emotives) for r in part})
+                pipe.hset(keys.metadata, mapping={r.name: dumps(r.metadata) for r in part})
+                pipe.rpush(keys.seq, *(r.name for r in part))
+            for start in range(0, len(symbols), RESTORE_BATCH):
+                part_symbols = symbols[start : start + RESTORE_BATCH]
+                pipe.hset(keys.sym_freq, mapping={field(s.name): s.frequency for s in part_symbols})
+                members = {
+                    field(s.name): s.pattern_member_frequency
+                    for s in part_symbols
+                    if s.pattern_member_frequency > 0
+                }
+                if members:
+                    pipe.hset(keys.pmf, mapping=members)
+            affinity_items = list(affinities.items())
+            for start in range(0, len(affinity_items), RESTORE_BATCH):
+                encoded: dict[Any, bytes] = {
+                    field(symbol): dumps(dict(values))
+                    for symbol, values in affinity_items[start : start + RESTORE_BATCH]
+                }
+                pipe.hset(keys.affinity, mapping=encoded)
+            pipe.hset(
+                keys.counters,
+                mapping={
+                    "N": stats.total_unique_patterns,
+                    "TPF": stats.total_pattern_frequencies,
+                    "total_symbols": stats.total_symbols_in_patterns_frequencies,
+                },
+            )
+            pipe.hincrby(keys.meta, "version", 1)
+            pipe.hincrby(keys.meta, "generation", 1)
+            pipe.sadd(NODES_SET, self._node)
+            pipe.execute()
+        return generation
+
     def clear(self) -> None:
         keys = self._keys
         with held(self._redis, keys.lock, self._timeout), redis_errors():
             pipe = self._redis.pipeline(transaction=True)
-            pipe.delete(
-                keys.counters,
-                keys.seq,
-                keys.frequency,
-                keys.emotives,
-                keys.metadata,
-                keys.sym_freq,
-                keys.pmf,
-                keys.affinity,
-                keys.pre,
-                keys.pre_version,
-            )
+            pipe.delete(*self._knowledge_keys())
             pipe.hincrby(keys.meta, "version", 1)
             pipe.hincrby(keys.meta, "generation", 1)
             _, _, generation = pipe.execute()

@@ -20,10 +20,9 @@ Not exported: finalize-training metrics (derived; run finalize-training again)
 and the creation order of patterns (predictions break ties by name, not by age).
 
 Everything goes through the storage ports only, so any backend can export to
-and import from any other. :func:`import_by_replay` writes through
-``KnowledgeBase.learn`` with crafted updates (one per pattern, one per affinity
-symbol) that reproduce every counter exactly; a dedicated bulk-restore port
-method would make it atomic and faster (see docs/storage.md).
+and import from any other. :func:`import_dump` writes the whole knowledge base with
+one ``KnowledgeBase.restore`` (atomic in every adapter, counters stored exactly as
+exported, ``-0.0`` included); vectors go through the vector store's pending list.
 """
 
 from __future__ import annotations
@@ -33,8 +32,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kato.engine.ports import KnowledgeBase, PatternMerge, VectorStore
-from kato.engine.types import GlobalStats, LearnUpdate, PatternRecord, SymbolStats
+from kato.engine.ports import KnowledgeBase, VectorStore
+from kato.engine.types import GlobalStats, PatternRecord, SymbolStats
 from kato.storage.ports import NodeHandle
 
 FORMAT = "kato-kb"
@@ -43,6 +42,10 @@ VERSION = 1
 
 class TransferError(ValueError):
     """The file is not a valid kato-kb export, or the target cannot take it."""
+
+
+class NodeNotEmptyError(TransferError):
+    """The target node already has knowledge and ``replace`` was not given."""
 
 
 def _line(value: dict[str, Any]) -> str:
@@ -145,6 +148,62 @@ def export_node(
     return count
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _is_emotives(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+    )
+
+
+def _pattern(item: dict[str, Any]) -> PatternRecord:
+    """A pattern record with every field's type checked (ValueError names the field)."""
+    name, data, frequency = item["name"], item["pattern_data"], item["frequency"]
+    emotives, metadata = item["emotives"], item["metadata"]
+    if not isinstance(name, str) or len(name) != 40 or not set(name) <= _HEX:
+        raise ValueError("name must be 40 lowercase hex digits")
+    if not isinstance(data, list) or not data or not all(_is_strings(e) and e for e in data):
+        raise ValueError("pattern_data must be a non-empty list of non-empty string lists")
+    if type(frequency) is not int or frequency < 1:
+        raise ValueError("frequency must be a positive integer")
+    if not isinstance(emotives, list) or not all(_is_emotives(e) for e in emotives):
+        raise ValueError("emotives must be a list of objects of numbers")
+    if not isinstance(metadata, dict) or not all(_is_strings(v) for v in metadata.values()):
+        raise ValueError("metadata must be an object of string lists")
+    return PatternRecord(
+        name=name,
+        pattern_data=data,
+        frequency=frequency,
+        emotives=[{k: float(v) for k, v in e.items()} for e in emotives],
+        metadata=metadata,
+    )
+
+
+def _symbol(item: dict[str, Any]) -> SymbolStats:
+    name, frequency, members = item["name"], item["frequency"], item["pattern_member_frequency"]
+    if not isinstance(name, str) or type(frequency) is not int or type(members) is not int:
+        raise ValueError("name must be a string, the frequencies integers")
+    return SymbolStats(name, frequency, members)
+
+
+def _vector(item: dict[str, Any]) -> tuple[str, list[float]]:
+    name, values = item["name"], item["values"]
+    if not isinstance(name, str) or not isinstance(values, list) or not values:
+        raise ValueError("name must be a string and values a non-empty list")
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in values):
+        raise ValueError("vector values must be numbers")
+    return name, [float(x) for x in values]
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in a kato-kb file")
+
+
 def read_export(lines: Iterable[str]) -> KnowledgeDump:
     """Parse and validate an export (format, version, record types, trailer, counts)."""
     dump: KnowledgeDump | None = None
@@ -156,9 +215,11 @@ def read_export(lines: Iterable[str]) -> KnowledgeDump:
         if ended:
             raise TransferError(f"line {number}: data after the end record")
         try:
-            item = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            item = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
             raise TransferError(f"line {number}: not JSON ({exc})") from exc
+        if not isinstance(item, dict):
+            raise TransferError(f"line {number}: not a JSON object")
         if dump is None:
             if item.get("format") != FORMAT:
                 raise TransferError(f"not a {FORMAT} file (format={item.get('format')!r})")
@@ -169,26 +230,16 @@ def read_export(lines: Iterable[str]) -> KnowledgeDump:
         kind = item.get("type")
         try:
             if kind == "pattern":
-                dump.patterns.append(
-                    PatternRecord(
-                        name=item["name"],
-                        pattern_data=item["pattern_data"],
-                        frequency=int(item["frequency"]),
-                        emotives=item["emotives"],
-                        metadata=item["metadata"],
-                    )
-                )
+                dump.patterns.append(_pattern(item))
             elif kind == "symbol":
-                dump.symbols.append(
-                    SymbolStats(
-                        item["name"], int(item["frequency"]), int(item["pattern_member_frequency"])
-                    )
-                )
+                dump.symbols.append(_symbol(item))
             elif kind == "affinity":
+                if not isinstance(item["symbol"], str) or not _is_emotives(item["values"]):
+                    raise ValueError("symbol must be a string and values an object of numbers")
                 dump.affinities[item["symbol"]] = {k: float(v) for k, v in item["values"].items()}
             elif kind in ("vector", "pending"):
                 target = dump.vectors if kind == "vector" else dump.pending
-                target.append((item["name"], [float(x) for x in item["values"]]))
+                target.append(_vector(item))
             elif kind == "end":
                 if int(item["records"]) != records:
                     raise TransferError(
@@ -220,75 +271,49 @@ def read_export(lines: Iterable[str]) -> KnowledgeDump:
     return dump
 
 
-def _pattern_update(record: PatternRecord) -> LearnUpdate:
-    """One learn that creates ``record`` with all the counters of its ``frequency`` learns."""
-    counts: dict[str, int] = {}
-    for event in record.pattern_data:
-        for symbol in event:
-            counts[symbol] = counts.get(symbol, 0) + 1
-    return LearnUpdate(
-        name=record.name,
-        pattern_data=record.pattern_data,
-        emotives=[],
-        metadata={},
-        persistence=max(len(record.emotives), 1),
-        symbol_counts=tuple((s, c * record.frequency) for s, c in counts.items()),
-        affinity_delta={},
+def _is_empty(vectors: VectorStore) -> bool:
+    return not vectors.all_vectors() and not vectors.pending()
+
+
+def header_stats(dump: KnowledgeDump) -> GlobalStats:
+    """The header's statistics as :class:`GlobalStats` (TransferError if malformed)."""
+    stats = dump.header.get("stats")
+    fields = (
+        "total_unique_patterns",
+        "total_pattern_frequencies",
+        "total_symbols_in_patterns_frequencies",
+        "distinct_symbols",
     )
+    if not isinstance(stats, dict) or sorted(stats) != sorted(fields):
+        raise TransferError(f"header stats must have exactly the fields {', '.join(fields)}")
+    if not all(type(stats[name]) is int and stats[name] >= 0 for name in fields):
+        raise TransferError("header stats must be non-negative integers")
+    return GlobalStats(*(stats[name] for name in fields))
 
 
-def _affinity_update(carrier: PatternRecord, symbol: str, values: dict[str, float]) -> LearnUpdate:
-    """A re-learn of ``carrier`` that only adds ``values`` to ``symbol``'s affinity."""
-    return LearnUpdate(
-        name=carrier.name,
-        pattern_data=carrier.pattern_data,
-        emotives=[],
-        metadata={},
-        persistence=1,
-        symbol_counts=((symbol, 0),),
-        affinity_delta=dict(values),
-    )
+def import_dump(handle: NodeHandle, dump: KnowledgeDump, *, replace: bool = False) -> None:
+    """Write ``dump`` into the node: knowledge in one atomic ``KnowledgeBase.restore``.
 
-
-def _is_empty(kb: KnowledgeBase, vectors: VectorStore) -> bool:
-    return (
-        kb.global_stats() == GlobalStats()
-        and not kb.all_symbol_stats()
-        and not vectors.all_vectors()
-        and not vectors.pending()
-    )
-
-
-def import_by_replay(handle: NodeHandle, dump: KnowledgeDump, *, replace: bool = False) -> None:
-    """Write ``dump`` into the node through the ports only, reproducing every counter.
-
-    The node must be empty unless ``replace`` (then it is cleared first). Each
-    pattern is created by one learn whose symbol counts are multiplied by the
-    pattern's frequency and whose merge yields the exported record; each
-    affinity is then set by a re-learn that adds nothing but that affinity.
-    The result is verified against the file's statistics.
+    The node must be empty unless ``replace``: the knowledge base checks that in the same
+    atomic step as the restore; stored or pending vectors are checked before it. Vectors
+    then go in through the pending list and one flush (stored ones), then the pending
+    list. The result is verified against the file's statistics.
     """
     kb, vectors = handle.kb, handle.vectors
-    if not _is_empty(kb, vectors):
-        if not replace:
-            raise TransferError("the target node is not empty (use replace to clear it)")
-        kb.clear()
+    stats = header_stats(dump)
+    dimension = dump.header.get("vector_dimension")
+    if {len(values) for _, values in dump.vectors} != ({dimension} if dump.vectors else set()):
+        raise TransferError(f"stored vectors do not all have the header's dimension {dimension}")
+    if not replace and not _is_empty(vectors):
+        raise NodeNotEmptyError("the target node is not empty (use replace to overwrite it)")
+    try:
+        restored = kb.restore(dump.patterns, dump.symbols, dump.affinities, stats, replace=replace)
+    except ValueError as exc:
+        raise TransferError(f"inconsistent knowledge base: {exc}") from exc
+    if not restored:
+        raise NodeNotEmptyError("the target node is not empty (use replace to overwrite it)")
+    if replace:
         vectors.clear()
-    if dump.affinities and not dump.patterns:
-        raise TransferError("affinities without patterns cannot be imported")
-    for record in dump.patterns:
-        exported = PatternRecord(
-            record.name,
-            [list(e) for e in record.pattern_data],
-            record.frequency,
-            [dict(e) for e in record.emotives],
-            {k: list(v) for k, v in record.metadata.items()},
-        )
-        kb.learn(_pattern_update(record), _replace_with(exported))
-    if dump.patterns:
-        carrier = dump.patterns[0]
-        for symbol, values in dump.affinities.items():
-            kb.learn(_affinity_update(carrier, symbol, values), _unchanged)
     for name, vector in dump.vectors:
         vectors.add_pending(name, vector)
     if dump.vectors:
@@ -298,25 +323,12 @@ def import_by_replay(handle: NodeHandle, dump: KnowledgeDump, *, replace: bool =
     _verify(kb, vectors, dump)
 
 
-def _replace_with(exported: PatternRecord) -> PatternMerge:
-    def merge(_stored: PatternRecord | None) -> PatternRecord:
-        return exported
-
-    return merge
-
-
-def _unchanged(stored: PatternRecord | None) -> PatternRecord:
-    if stored is None:
-        raise TransferError("affinity carrier pattern vanished during import")
-    return stored
-
-
 def _verify(kb: KnowledgeBase, vectors: VectorStore, dump: KnowledgeDump) -> None:
     expected = dump.header.get("stats")
     actual = _stats_dict(kb.global_stats())
     if expected != actual:
         raise TransferError(f"imported statistics {actual} differ from the file's {expected}")
-    if kb.all_symbol_stats() != dump.symbols:
+    if kb.all_symbol_stats() != sorted(dump.symbols, key=lambda stat: stat.name):
         raise TransferError("imported symbol statistics differ from the file's")
     if vectors.dimension() != dump.header.get("vector_dimension"):
         raise TransferError("imported vector dimension differs from the file's")
@@ -327,5 +339,5 @@ def import_node(
 ) -> KnowledgeDump:
     """Read an export and import it into ``handle``; returns what was imported."""
     dump = read_export(lines)
-    import_by_replay(handle, dump, replace=replace)
+    import_dump(handle, dump, replace=replace)
     return dump
