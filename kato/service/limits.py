@@ -13,11 +13,10 @@ changed and answer 422 with one error item in the same list format.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from kato.service.context import ServiceContext
     from kato.service.settings import Settings
 
-logger = logging.getLogger("kato.service")
 
 # Emotive values are averaged and summed; bounded well below float max (~1.8e308) so that no
 # average or running sum can overflow to infinity. Fixed (schema-level) in models.py.
@@ -235,23 +233,17 @@ def check_sequence_room(
             length = 0
 
 
-@runtime_checkable
-class NodeSessionCounter(Protocol):
-    """Optional session-store method needed by ``KATO_MAX_SESSIONS_PER_NODE``."""
-
-    def count_node(self, node_id: str) -> int: ...
-
-
 def check_session_quota(context: ServiceContext, node_id: str) -> None:
-    """Before ``POST /sessions``: 422 when the node already has the allowed number of sessions."""
+    """Before ``POST /sessions``: 422 when the node already has the allowed number of sessions.
+
+    ``SessionStore.count_node`` counts the node's live sessions in the shared store, so the
+    limit holds across workers; creates racing in different workers can each see the same
+    count (the limit is exceeded by at most the number of such concurrent creates).
+    """
     limit = context.settings.kato_max_sessions_per_node
     if limit <= 0:
         return
-    store = context.backend.sessions
-    if not isinstance(store, NodeSessionCounter):
-        _warn_quota_unsupported(context)
-        return
-    live = store.count_node(node_id)
+    live = context.backend.sessions.count_node(node_id)
     if live >= limit:
         raise ApiError(
             422,
@@ -267,19 +259,6 @@ def check_session_quota(context: ServiceContext, node_id: str) -> None:
                     "ctx": {"max_sessions_per_node": limit, "live_sessions": live},
                 }
             ],
-        )
-
-
-_warned: set[int] = set()
-
-
-def _warn_quota_unsupported(context: ServiceContext) -> None:
-    if id(context) not in _warned:
-        _warned.add(id(context))
-        logger.warning(
-            "KATO_MAX_SESSIONS_PER_NODE is set but the %s session store cannot count sessions "
-            "per node: the limit is not enforced",
-            context.backend.name,
         )
 
 

@@ -1,4 +1,9 @@
-"""SessionStore in the embedded SQLite database: JSON records with an expiry column."""
+"""SessionStore in the embedded SQLite database: JSON records with expiry and node columns.
+
+The ``node`` column (the raw node id as bytes, indexed with the expiry) makes
+``count_node`` one indexed range count. Databases written before the column existed get it
+at startup, filled in from their records.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,41 @@ class SqliteSessionStore:
     def __init__(self, db: SqliteDatabase, lock_directory: Path) -> None:
         self._db = db
         self._locks = SessionLocks(lock_directory)
+        self._add_node_column()
+
+    def _add_node_column(self) -> None:
+        """Give the sessions table its ``node`` column and index (once per database)."""
+        with self._db.read() as conn:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+            indexed = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'sessions_by_node'"
+            ).fetchone()
+        if "node" in columns and indexed:
+            return
+        with self._db.write() as conn:  # checked again under the write lock: one process adds it
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+            if "node" not in columns:
+                conn.execute("ALTER TABLE sessions ADD COLUMN node BLOB")
+                rows = conn.execute("SELECT session_id, record FROM sessions").fetchall()
+                for session_id, data in rows:
+                    node = key_bytes(session_record(data).node_id)
+                    conn.execute(
+                        "UPDATE sessions SET node = ? WHERE session_id = ?", (node, session_id)
+                    )
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS sessions_by_node ON sessions (node, expires_at)"
+            )
 
     def _write(self, record: SessionRecord) -> None:
         with self._db.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO sessions (session_id, expires_at, record) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO sessions (session_id, expires_at, record, node) "
+                "VALUES (?, ?, ?, ?)",
                 (
                     key_bytes(record.session_id),
                     record.expires_at.timestamp(),
                     session_bytes(record),
+                    key_bytes(record.node_id),
                 ),
             )
 
@@ -72,6 +103,14 @@ class SqliteSessionStore:
         with self._db.read() as conn:
             row = conn.execute(
                 "SELECT COUNT(*) FROM sessions WHERE expires_at > ?", (time.time(),)
+            ).fetchone()
+        return int(row[0])
+
+    def count_node(self, node_id: str) -> int:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM sessions WHERE node = ? AND expires_at > ?",
+                (key_bytes(node_id), time.time()),
             ).fetchone()
         return int(row[0])
 

@@ -312,6 +312,15 @@ class MemorySessionStore:
         with self._lock:
             return sum(1 for r in self._records.values() if not self._expired(r, now))
 
+    def count_node(self, node_id: str) -> int:
+        now = datetime.now(UTC)
+        with self._lock:
+            return sum(
+                1
+                for r in self._records.values()
+                if r.node_id == node_id and not self._expired(r, now)
+            )
+
     @contextmanager
     def lock(self, session_id: str) -> Iterator[None]:
         with self._lock:

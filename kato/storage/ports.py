@@ -69,6 +69,13 @@ class SessionStore(Protocol):
         """Number of live sessions (best-effort)."""
         ...
 
+    def count_node(self, node_id: str) -> int:
+        """Number of live sessions of the raw ``node_id`` (KATO_MAX_SESSIONS_PER_NODE).
+
+        Exact for the sessions this store holds; never a scan of the whole key space.
+        """
+        ...
+
     def lock(self, session_id: str) -> AbstractContextManager[None]:
         """Serialise requests on one session across every worker process."""
         ...

@@ -4,10 +4,15 @@
 The sorted set ``kato:sessions:expiry`` maps each id to its expiry in epoch
 milliseconds: ``count()`` is a ZCOUNT over the future (no KEYS/SCAN), and
 ``status()`` tells an expired session from one that never existed for a day.
+``kato:sessions:node:<hash of the node id>`` is the same index for the sessions of one
+node, maintained by create/save/delete: ``count_node()`` is a ZCOUNT over it. Its expired
+members are dropped at each create on the node, and the key itself expires with the
+node's last session.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +23,13 @@ import redis
 
 from kato.engine.types import SessionState
 from kato.storage.ports import SessionRecord, SessionStatus
-from kato.storage.redis_client import SESSIONS_ZSET, redis_errors, session_key, session_lock_key
+from kato.storage.redis_client import (
+    PREFIX,
+    SESSIONS_ZSET,
+    redis_errors,
+    session_key,
+    session_lock_key,
+)
 from kato.storage.redis_codec import dumps, loads
 from kato.storage.redis_locks import ReentrantLocks
 
@@ -28,6 +39,12 @@ EXPIRED_MEMORY_MS = 24 * 3600 * 1000
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def node_sessions_key(node_id: str) -> str:
+    """Expiry index of one node's sessions; the hash keeps any node id a safe key name."""
+    digest = hashlib.sha256(node_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"{PREFIX}:sessions:node:{digest}"
 
 
 def encode_record(record: SessionRecord) -> bytes:
@@ -68,13 +85,21 @@ class RedisSessionStore:
 
     def _write(self, record: SessionRecord, *, prune: bool = False) -> None:
         expires_ms = _ms(record.expires_at)
+        node_key = node_sessions_key(record.node_id)
         with redis_errors():
             pipe = self._redis.pipeline(transaction=True)
             pipe.set(session_key(record.session_id), encode_record(record))
             pipe.pexpireat(session_key(record.session_id), max(expires_ms, 1))
             pipe.zadd(SESSIONS_ZSET, {record.session_id: expires_ms})
             if prune:
-                pipe.zremrangebyscore(SESSIONS_ZSET, "-inf", time.time() * 1000 - EXPIRED_MEMORY_MS)
+                now_ms = time.time() * 1000
+                pipe.zremrangebyscore(SESSIONS_ZSET, "-inf", now_ms - EXPIRED_MEMORY_MS)
+                pipe.zremrangebyscore(node_key, "-inf", f"{now_ms:.0f}")
+            pipe.zadd(node_key, {record.session_id: expires_ms})
+            # The node index lives as long as its longest-lived session: NX gives a new key
+            # an expiry (GT alone never sets one on a key without expiry), GT extends it.
+            pipe.pexpireat(node_key, max(expires_ms, 1), nx=True)
+            pipe.pexpireat(node_key, max(expires_ms, 1), gt=True)
             pipe.execute()
 
     def create(self, record: SessionRecord) -> None:
@@ -125,15 +150,24 @@ class RedisSessionStore:
 
     def delete(self, session_id: str) -> bool:
         with redis_errors():
+            raw = self._redis.get(session_key(session_id))
             pipe = self._redis.pipeline(transaction=True)
             pipe.delete(session_key(session_id))
             pipe.zrem(SESSIONS_ZSET, session_id)
-            deleted, _ = pipe.execute()
+            if raw is not None:  # already expired: its node entry expired with it
+                pipe.zrem(node_sessions_key(decode_record(raw).node_id), session_id)
+            deleted = pipe.execute()[0]
         return bool(deleted)
 
     def count(self) -> int:
         with redis_errors():
             return int(self._redis.zcount(SESSIONS_ZSET, f"({time.time() * 1000:.0f}", "+inf"))
+
+    def count_node(self, node_id: str) -> int:
+        with redis_errors():
+            return int(
+                self._redis.zcount(node_sessions_key(node_id), f"({time.time() * 1000:.0f}", "+inf")
+            )
 
     @contextmanager
     def lock(self, session_id: str) -> Iterator[None]:
