@@ -58,14 +58,22 @@ class ServiceContext:
     def display_id(self, node_id: str) -> str:
         return display_kb_id(self.settings.service_name, node_id)
 
-    def engine(self, node_id: str) -> NodeEngine:
-        """The engine of a node, over the shared stores of the backend."""
+    def engine(self, node_id: str, request_key: str | None = None) -> NodeEngine:
+        """The engine of a node, over the shared stores of the backend.
+
+        ``request_key`` (see :func:`learn_request_key`) names an idempotent
+        request: its learns carry tokens the knowledge base applies at most once, so a retry
+        that repeats them after the learn was stored but the session was not counts nothing
+        twice.
+        """
         from kato.service.engine_metrics import MeasuredNodeEngine
 
         key = node_key(self.settings.service_name, node_id)
         handle = self.backend.node(key)
         self.nodes.touch(key, node_id, self.display_id(node_id))
-        return MeasuredNodeEngine(handle.kb, handle.vectors, handle.index, self._engine_settings)
+        return MeasuredNodeEngine(
+            handle.kb, handle.vectors, handle.index, self._engine_settings, request_key
+        )
 
     def knowledge_base(self, node_id: str) -> KnowledgeBase:
         """A node's knowledge base for read-only node-scoped routes (no bookkeeping)."""
@@ -87,6 +95,18 @@ class ServiceContext:
     def forget_session_count(self) -> None:
         """This worker changed the session set: do not serve its stale cached count."""
         self._count_cache = None
+
+
+def learn_request_key(session_id: str, key: str | None, request_fingerprint: str) -> str | None:
+    """The engine's request key of an idempotent request (None without an idempotency key).
+
+    The session scopes the key as the replay log does; the request fingerprint makes a key
+    reused for another request (after its log entry was trimmed, or a derived
+    observe-sequence key over other contents) a different request whose learns count.
+    """
+    if key is None:
+        return None
+    return f"{session_id}:{key}:{request_fingerprint}"
 
 
 def get_context(request: Request) -> ServiceContext:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from kato.service.context import ServiceContext, get_context
+from kato.service.context import ServiceContext, get_context, learn_request_key
 from kato.service.dependencies import get_sessions
 from kato.service.idempotency import (
     KEY_REUSED_RESPONSE,
@@ -49,11 +49,14 @@ def learn(
 ) -> Any:
     key = header_key(idempotency_key)
     with sessions.open(session_id) as record:
-        ledger = Ledger(record.state, key, fingerprint("learn", None))
+        request_fingerprint = fingerprint("learn", None)
+        ledger = Ledger(record.state, key, request_fingerprint)
         replay = ledger.replay()
         if replay is not None:
             return replay
-        engine = context.engine(record.node_id)
+        engine = context.engine(
+            record.node_id, learn_request_key(session_id, key, request_fingerprint)
+        )
         name = engine.learn(record.state, context.session_config(record.config))
         remaining = len(record.state.stm)
         return ledger.respond(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from kato.engine.errors import VectorDimensionError
 from kato.engine.types import Observation
-from kato.service.context import ServiceContext, get_context
+from kato.service.context import ServiceContext, get_context, learn_request_key
 from kato.service.dependencies import get_sessions
 from kato.service.errors import ApiError, vector_dimension_detail
 from kato.service.idempotency import (
@@ -71,7 +71,9 @@ def observe(
         if replay is not None:
             return replay
         check_observe_room(context.settings, len(record.state.stm), body)
-        engine = context.engine(record.node_id)
+        engine = context.engine(
+            record.node_id, learn_request_key(session_id, key, request_fingerprint)
+        )
         result = engine.observe(
             record.state, to_observation(body), context.session_config(record.config)
         )
@@ -124,7 +126,9 @@ def observe_sequence(
             learn_after_each=body.learn_after_each,
             clear_stm_between=body.clear_stm_between,
         )
-        engine = context.engine(record.node_id)
+        engine = context.engine(
+            record.node_id, learn_request_key(session_id, key, request_fingerprint)
+        )
         state = copy.deepcopy(record.state)
         initial_length = len(state.stm)
         results: list[dict[str, Any]] = []
