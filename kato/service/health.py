@@ -5,6 +5,11 @@ small pool of threads, and /health waits for them at most ``REQUEST_TIMEOUT`` (p
 grace for the client's own timeout to fire first). So when Redis is down the session count's
 failure no longer hides which dependency is down, and a hung dependency cannot hold /health
 longer than any other request. Nothing here raises: a failure becomes an entry of ``issues``.
+
+Checks are single-flight per worker: concurrent /health requests share the check in progress
+instead of starting their own, so a hung dependency polled by a load balancer ties up at most
+one thread per check, and a dependency that has returned is seen by the next check at once
+(no queue of stale checks to work through).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ import concurrent.futures
 import os
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from kato.service.context import ServiceContext
@@ -24,17 +31,19 @@ T = TypeVar("T")
 # Seconds granted beyond REQUEST_TIMEOUT: a client timeout of exactly REQUEST_TIMEOUT fires
 # first and names its reason; only a check stuck past that is reported as "no answer".
 GRACE_SECONDS = 0.5
-# Enough threads for a check and a count per concurrent /health, and for abandoned checks
-# (each bounded by the clients' REQUEST_TIMEOUT) not to starve new ones.
+# Single-flight checks need two threads per service context (checks, count); more only
+# matters when several apps share a process (tests).
 _POOL_THREADS = 8
 
 _pool_lock = threading.Lock()
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_pid = 0
+_in_flight: dict[tuple[int, str], concurrent.futures.Future[Any]] = {}
 
 
-def _executor() -> concurrent.futures.ThreadPoolExecutor:
-    """A pool per process (a forked gunicorn worker must not reuse its parent's threads)."""
+def _submit(context: ServiceContext, kind: str, function: Callable[[], T]) -> Future[T]:
+    """The running ``kind`` check of ``context``, or a new one; one pool per process (a forked
+    gunicorn worker must not reuse its parent's threads or futures)."""
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
@@ -42,7 +51,16 @@ def _executor() -> concurrent.futures.ThreadPoolExecutor:
                 max_workers=_POOL_THREADS, thread_name_prefix="kato-health"
             )
             _pool_pid = os.getpid()
-        return _pool
+            _in_flight.clear()
+        key = (id(context), kind)
+        running = _in_flight.get(key)
+        if running is not None and not running.done():
+            return running
+        for finished in [k for k, f in _in_flight.items() if f.done()]:
+            del _in_flight[finished]
+        future = _pool.submit(function)
+        _in_flight[key] = future
+        return future
 
 
 def _describe(exc: BaseException) -> str:
@@ -58,7 +76,7 @@ class _Outcome(Generic[T]):
     error: str | None = None  # why there is no value
 
 
-def _wait(future: concurrent.futures.Future[T], deadline: float, timeout: float) -> _Outcome[T]:
+def _wait(future: Future[T], deadline: float, timeout: float) -> _Outcome[T]:
     try:
         return _Outcome(value=future.result(timeout=max(deadline - time.monotonic(), 0.0)))
     except concurrent.futures.TimeoutError:
@@ -97,9 +115,8 @@ def evaluate(context: ServiceContext) -> HealthReport:
 def _evaluate(context: ServiceContext) -> HealthReport:
     timeout = context.settings.storage.request_timeout
     deadline = time.monotonic() + timeout + GRACE_SECONDS
-    pool = _executor()
-    checks = pool.submit(_dependency_states, context)
-    count = pool.submit(context.session_count)
+    checks = _submit(context, "dependencies", lambda: _dependency_states(context))
+    count = _submit(context, "sessions", context.session_count)
     checked = _wait(checks, deadline, timeout)
     counted = _wait(count, deadline, timeout)
 
