@@ -16,6 +16,8 @@ import importlib
 import importlib.metadata
 import os
 import pkgutil
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -60,14 +62,42 @@ def serve(
     except SettingsError as exc:
         typer.echo(f"kato: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    uvicorn.run(
-        ASGI_APP,
-        host=host,
-        port=port,
-        workers=workers if workers > 1 else None,
-        log_level=log_level,
-        timeout_graceful_shutdown=30,
-    )
+    created = _prepare_metrics_directory(workers)
+    try:
+        uvicorn.run(
+            ASGI_APP,
+            host=host,
+            port=port,
+            workers=workers if workers > 1 else None,
+            log_level=log_level,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+
+
+def _prepare_metrics_directory(workers: int) -> Path | None:
+    """With several workers, make /metrics/prometheus aggregate all of them.
+
+    prometheus_client's multiprocess mode needs ``PROMETHEUS_MULTIPROC_DIR`` set before the
+    workers start (they inherit it) and empty of other runs' files (docs/observability.md).
+    An operator's directory is used and its stale ``*.db`` files are removed; otherwise a
+    fresh temporary directory is created, and returned so that it is removed at exit.
+    With one worker nothing changes (one process: its own registry is complete).
+    """
+    if workers <= 1:
+        return None
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    created = Path(tempfile.mkdtemp(prefix="kato-prometheus-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(created)
+    return created
 
 
 def _register_extensions() -> None:
