@@ -111,3 +111,28 @@ def test_invalid_bodies_are_validated_by_the_route(http: httpx.Client) -> None:
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "node_id"]
     assert response.json()["detail"][0]["type"] != "too_many_sessions"
+
+
+def test_store_outage_during_the_check_is_a_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process: a count that cannot reach its store answers 503, never a 500 or a create."""
+    from fastapi.testclient import TestClient
+
+    from kato.service.app import create_app
+    from kato.service.settings import load_settings
+    from kato.storage.ports import StorageUnavailableError
+
+    monkeypatch.setenv("KATO_STORAGE", "embedded")
+    monkeypatch.setenv("KATO_DATA_DIR", str(tmp_path))
+    app = create_app(load_settings(kato_max_sessions_per_node=LIMIT))
+    with TestClient(app, raise_server_exceptions=False) as client:
+
+        def unreachable(node_id: str) -> int:
+            raise StorageUnavailableError("redis", "ConnectionError: refused")
+
+        app.state.kato.backend.sessions.count_node = unreachable
+        response = client.post("/sessions", json={"node_id": "n"})
+        assert response.status_code == 503
+        assert response.json()["detail"] == "Storage unavailable: redis"
+        assert client.get("/sessions/count").json()["active_session_count"] == 0
