@@ -28,6 +28,7 @@ from kato.service import (
     routes_observe,
     routes_session_data,
     routes_sessions,
+    routes_transfer,
     websocket,
 )
 from kato.service.context import ServiceContext
@@ -54,6 +55,7 @@ _ROUTERS = (
     routes_learning.router,
     routes_session_data.router,
     routes_node.router,
+    routes_transfer.router,
     routes_monitoring.router,
     websocket.router,
 )
