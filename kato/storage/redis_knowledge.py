@@ -474,7 +474,7 @@ class RedisKnowledgeBase:
             for start in range(0, len(symbols), RESTORE_BATCH):
                 part_symbols = symbols[start : start + RESTORE_BATCH]
                 pipe.hset(keys.sym_freq, mapping={field(s.name): s.frequency for s in part_symbols})
-                members = {
+                members: dict[Any, int] = {
                     field(s.name): s.pattern_member_frequency
                     for s in part_symbols
                     if s.pattern_member_frequency > 0
