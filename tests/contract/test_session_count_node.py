@@ -112,10 +112,9 @@ def _sibling(backend: Backend, tmp_path: Path) -> Backend:
     """Another backend object on the same storage as ``backend``."""
     if isinstance(backend, EmbeddedBackend):
         return EmbeddedBackend(tmp_path / "kato-data")
-    from kato.storage.distributed import build_distributed_backend
     from tests.distributed import servers
 
-    return build_distributed_backend(servers.shared().settings(servers.DATABASE))
+    return servers.contract_backend(tmp_path)  # same servers (Redis emptied: nothing stored yet)
 
 
 def test_embedded_database_without_node_column_is_upgraded(tmp_path: Path) -> None:
