@@ -124,7 +124,12 @@ def export_route(
             "required": True,
             "description": "A kato-kb v1 file as written by the export route or `kato export`"
             " (up to KATO_MAX_BODY_BYTES).",
-            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+            # The body is read as raw text whatever its Content-Type; both are listed so that
+            # generic clients (and the schema fuzzer) can send it.
+            "content": {
+                MEDIA_TYPE: {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
         }
     },
 )
