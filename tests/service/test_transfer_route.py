@@ -138,3 +138,28 @@ def test_openapi_documents_the_routes(base: str) -> None:
     assert set(import_op["responses"]) >= {"200", "400", "409"}
     assert "application/x-ndjson" in import_op["requestBody"]["content"]
     assert "ImportResponse" in spec["components"]["schemas"]
+
+
+def test_node_limited_keys_reach_only_their_nodes() -> None:
+    """In process: the auth middleware does not know /nodes/ paths; the routes check the key."""
+    import warnings
+
+    from kato.service.app import create_app
+    from kato.service.settings import load_settings
+    from kato.storage.memory import MemoryBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    limited, admin = "l" * 20, "a" * 20
+    app = create_app(load_settings(kato_api_keys=f"{limited}:mine,{admin}"), MemoryBackend())
+    with TestClient(app) as client:
+        as_limited = {"X-API-Key": limited}
+        assert client.get("/nodes/theirs/export", headers=as_limited).status_code == 403
+        assert (
+            client.post("/nodes/theirs/import", headers=as_limited, content=b"x").status_code == 403
+        )
+        assert client.get("/nodes/mine/export", headers=as_limited).status_code == 200
+        assert client.get("/nodes/theirs/export", headers={"X-API-Key": admin}).status_code == 200
+        assert client.get("/nodes/theirs/export").status_code == 401
