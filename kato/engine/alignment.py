@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
+from kato.engine.index import IndexedPattern
 from kato.engine.matcher import Block, BlockMatcher
 
 
@@ -46,21 +48,36 @@ class FlatAlignment:
 
 
 def flat_alignment(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment | None:
-    """Blocks, matches and the past/present split; None when there is no block."""
+    """Blocks, matches and the past/present split; None when there is no block.
+
+    The flat diff of ``(present_flat, state)`` finds exactly the blocks of
+    ``(pattern, state)`` (they all lie in the present region, and the matcher's
+    choices inside it are the same), so its extras are the state items outside
+    those blocks; no second matcher run is needed (property-tested).
+    """
     blocks = state.blocks(pattern)
     if not blocks:
         return None
-    matches = [s for _, j, size in blocks for s in state.b[j : j + size]]
+    b = state.b
+    matches = [s for _, j, size in blocks for s in b[j : j + size]]
     i0 = blocks[0][0]
     i1, _, k1 = blocks[-1]
-    present_flat = list(pattern[i0 : i1 + k1])
     return FlatAlignment(
         blocks=blocks,
         matches=matches,
         past_flat=list(pattern[:i0]),
-        present_flat=present_flat,
-        extras_flat=flat_diff(present_flat, state)[1],
+        present_flat=list(pattern[i0 : i1 + k1]),
+        extras_flat=outside_blocks(b, blocks),
     )
+
+
+def outside_blocks(b: Sequence[str], blocks: list[Block]) -> list[str]:
+    """Items of ``b`` not covered by the blocks' ``b`` ranges."""
+    covered = [False] * len(b)
+    for _, j, size in blocks:
+        for k in range(j, j + size):
+            covered[k] = True
+    return [item for item, hit in zip(b, covered, strict=True) if not hit]
 
 
 def unaligned(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment:
@@ -70,7 +87,7 @@ def unaligned(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment:
         matches=[],
         past_flat=[],
         present_flat=list(pattern),
-        extras_flat=flat_diff(pattern, state)[1],
+        extras_flat=list(state.b),  # no block: nothing of the state is matched
     )
 
 
@@ -111,36 +128,43 @@ class EventAlignment:
     extras: list[list[str]]
 
 
+def present_events(
+    pattern: IndexedPattern, past_flat: int, present_flat: int, first_match: str | None
+) -> tuple[int, int]:
+    """The present events ``[first, last)`` of §6.6's expansion, fix-up included.
+
+    ``first`` is the smallest event index whose start is at or after the flat past,
+    ``last`` the smallest whose start is at or after the end of the flat present;
+    then the by-value fix-up moves the last past event into the present when it
+    holds (another copy of) the first matched symbol.
+    """
+    starts = pattern.event_starts
+    first = bisect_left(starts, past_flat)
+    last = bisect_left(starts, past_flat + present_flat, lo=first)
+    if first > 0 and first_match is not None and first_match in pattern.event(first - 1):
+        first -= 1
+    return first, last
+
+
 def expand_events(
-    sequence: list[list[str]],
-    stm: list[list[str]],
-    alignment: FlatAlignment,
+    pattern: IndexedPattern, stm: list[list[str]], alignment: FlatAlignment
 ) -> EventAlignment:
     """Event expansion with the by-value fix-up, then event-aligned missing/extras (§6.6)."""
-    c1 = len(alignment.past_flat)
-    c2 = 0
-    k = 0
-    while c2 < c1:
-        c2 += len(sequence[k])
-        k += 1
-    past = sequence[:k]
-    e1 = k
-    c1 += len(alignment.present_flat)
-    while c2 < c1:
-        c2 += len(sequence[k])
-        k += 1
-    present = sequence[e1:k]
-    future = sequence[k:]
     matches = alignment.matches
-    if past and matches and matches[0] in past[-1]:
-        present = [past[-1], *present]
-        past = past[:-1]
+    first, last = present_events(
+        pattern,
+        len(alignment.past_flat),
+        len(alignment.present_flat),
+        matches[0] if matches else None,
+    )
+    events = len(pattern.event_starts) - 1
+    present = [list(pattern.event(k)) for k in range(first, last)]
     matched = set(matches)
     present_symbols = {s for event in present for s in event}
     return EventAlignment(
-        past=[list(e) for e in past],
-        present=[list(e) for e in present],
-        future=[list(e) for e in future],
+        past=[list(pattern.event(k)) for k in range(first)],
+        present=present,
+        future=[list(pattern.event(k)) for k in range(last, events)],
         missing=[[s for s in event if s not in matched] for event in present],
         extras=[[s for s in event if s not in present_symbols] for event in stm],
     )

@@ -189,7 +189,7 @@ def _evaluate(
     similarity = scored.score / 100.0
     if similarity < threshold:
         return None
-    events = expand_events(pattern.data, stm, alignment)
+    events = expand_events(pattern, stm, alignment)
     matched = len(alignment.matches)
     present_length = sum(len(event) for event in events.present)
     return _Candidate(
@@ -343,77 +343,141 @@ def _multi_symbol(
         _affinity_weights(kb, state, config.affinity_emotive) if config.affinity_emotive else None
     )
 
-    objects: list[JSONObject] = []
-    for c in ensemble:
+    context = _EnsembleContext(
+        state=state,
+        spc=spc,
+        n_patterns=n_patterns,
+        distinct_count=distinct_count,
+        total_pattern_frequencies=stats.total_pattern_frequencies,
+        total_frequency=total_frequency,
+        precomputed=precomputed,
+        weights=weights,
+    )
+    cores = [context.core(c) for c in ensemble]
+    future_potentials = _future_potentials(cores)
+    _bayesian_posteriors(cores)
+    by_name = {c.name: c for c in ensemble}
+    field = config.rank_sort_algo
+    if field in LATE_FIELDS:
+        # Ranking by a field computed only for the output: compute it for everyone.
+        cores = [context.complete(core, by_name[core["name"]]) for core in cores]
+        return rank(cores, field)[: config.max_predictions], future_potentials
+    top = rank(cores, field)[: config.max_predictions]
+    return [context.complete(core, by_name[core["name"]]) for core in top], future_potentials
+
+
+# Fields of the output object that neither the ensemble quantities nor the default
+# ranking need: computed only for the returned predictions unless ranked by.
+LATE_FIELDS = frozenset(
+    {"confluence", "normalized_entropy", "global_normalized_entropy", "tfidf_score"}
+)
+
+
+@dataclass(slots=True)
+class _EnsembleContext:
+    """The node-wide values every member of one ensemble is evaluated with (§6.12)."""
+
+    state: list[str]
+    spc: dict[str, float]
+    n_patterns: int
+    distinct_count: int
+    total_pattern_frequencies: int
+    total_frequency: int
+    precomputed: dict[str, Any]
+    weights: dict[str, float] | None
+
+    def core(self, c: _Candidate) -> JSONObject:
+        """The fields ranking and the ensemble quantities need."""
         assert c.record is not None
         frequency = _frequency(c.record)
         present = [s for event in c.events.present for s in event]
-        stored = precomputed.get(c.name)
+        itfdf = metrics.itfdf_similarity(
+            present, self.state, self.spc, frequency, self.total_frequency
+        )
+        weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
+        ev, conf, sn = c.evidence, c.confidence, c.snr
+        if self.weights is not None:
+            extras_flat = [s for event in c.events.extras for s in event]
+            weighted = metrics.weighted_fields(
+                self.weights, self.state, c.pattern.flat, c.alignment.matches, present, extras_flat
+            )
+            ev, conf, sn = weighted[1], weighted[2], weighted[3]
+        probability = frequency / self.total_frequency
+        return {
+            "name": c.name,
+            "frequency": frequency,
+            "potential": metrics.potential(ev, conf, sn, itfdf, c.fragmentation),
+            "evidence": c.evidence,
+            "similarity": c.similarity,
+            "fragmentation": c.fragmentation,
+            "snr": c.snr,
+            "predictive_information": 0.0,
+            "future": c.events.future,
+            "confidence": c.confidence,
+            "weighted_similarity": weighted[0],
+            "weighted_evidence": weighted[1],
+            "weighted_confidence": weighted[2],
+            "weighted_snr": weighted[3],
+            "itfdf_similarity": itfdf,
+            "pattern_probability": probability,
+            "weighted_strength": c.similarity * probability,
+            "bayesian_posterior": 0.0,
+            "bayesian_prior": probability,
+            "bayesian_likelihood": c.similarity,
+        }
+
+    def complete(self, core: JSONObject, c: _Candidate) -> JSONObject:
+        """The output object of §6.18, in its key order."""
+        assert c.record is not None
+        present = [s for event in c.events.present for s in event]
+        stored = self.precomputed.get(c.name)
         if stored is not None:
             entropy = stored.entropy
             normalized_entropy = stored.normalized_entropy
             gne = stored.global_normalized_entropy
             tf = list(stored.tf_vector)
         else:
-            entropy, normalized_entropy = metrics.shannon_entropies(present, distinct_count)
-            gne = metrics.global_normalized_entropy(present, spc, distinct_count)
+            entropy, normalized_entropy = metrics.shannon_entropies(present, self.distinct_count)
+            gne = metrics.global_normalized_entropy(present, self.spc, self.distinct_count)
             tf = metrics.term_frequencies(present) if present else []
-        itfdf = metrics.itfdf_similarity(present, state, spc, frequency, total_frequency)
-        if weights is not None:
-            extras_flat = [s for event in c.events.extras for s in event]
-            w_sim, w_ev, w_conf, w_snr = metrics.weighted_fields(
-                weights, state, c.pattern.flat, c.alignment.matches, present, extras_flat
-            )
-            ev, conf, sn = w_ev, w_conf, w_snr
-            weighted: tuple[Any, Any, Any, Any] = (w_sim, w_ev, w_conf, w_snr)
-        else:
-            ev, conf, sn = c.evidence, c.confidence, c.snr
-            weighted = (None, None, None, None)
-        probability = frequency / total_frequency
-        objects.append(
-            {
-                "type": "prototypical",
-                "name": c.name,
-                "frequency": frequency,
-                "emotives": average_emotives(c.record.emotives),
-                "matches": list(c.alignment.matches),
-                "past": c.events.past,
-                "present": c.events.present,
-                "missing": c.events.missing,
-                "extras": c.events.extras,
-                "anomalies": list(c.alignment.anomalies),
-                "potential": metrics.potential(ev, conf, sn, itfdf, c.fragmentation),
-                "evidence": c.evidence,
-                "similarity": c.similarity,
-                "fragmentation": c.fragmentation,
-                "snr": c.snr,
-                "confluence": metrics.confluence(
-                    present, spc, frequency, stats.total_pattern_frequencies
-                ),
-                "predictive_information": 0.0,
-                "sequence": [list(event) for event in c.pattern.data],
-                "future": c.events.future,
-                "confidence": c.confidence,
-                "weighted_similarity": weighted[0],
-                "weighted_evidence": weighted[1],
-                "weighted_confidence": weighted[2],
-                "weighted_snr": weighted[3],
-                "entropy": entropy,
-                "normalized_entropy": normalized_entropy,
-                "global_normalized_entropy": gne,
-                "itfdf_similarity": itfdf,
-                "tfidf_score": metrics.tfidf_score(tf, spc, n_patterns),
-                "pattern_probability": probability,
-                "weighted_strength": c.similarity * probability,
-                "bayesian_posterior": 0.0,
-                "bayesian_prior": probability,
-                "bayesian_likelihood": c.similarity,
-            }
-        )
-    future_potentials = _future_potentials(objects)
-    _bayesian_posteriors(objects)
-    ranked = rank(objects, config.rank_sort_algo)
-    return ranked[: config.max_predictions], future_potentials
+        return {
+            "type": "prototypical",
+            "name": c.name,
+            "frequency": core["frequency"],
+            "emotives": average_emotives(c.record.emotives),
+            "matches": list(c.alignment.matches),
+            "past": c.events.past,
+            "present": c.events.present,
+            "missing": c.events.missing,
+            "extras": c.events.extras,
+            "anomalies": list(c.alignment.anomalies),
+            "potential": core["potential"],
+            "evidence": core["evidence"],
+            "similarity": core["similarity"],
+            "fragmentation": core["fragmentation"],
+            "snr": core["snr"],
+            "confluence": metrics.confluence(
+                present, self.spc, core["frequency"], self.total_pattern_frequencies
+            ),
+            "predictive_information": core["predictive_information"],
+            "sequence": c.pattern.data,
+            "future": core["future"],
+            "confidence": core["confidence"],
+            "weighted_similarity": core["weighted_similarity"],
+            "weighted_evidence": core["weighted_evidence"],
+            "weighted_confidence": core["weighted_confidence"],
+            "weighted_snr": core["weighted_snr"],
+            "entropy": entropy,
+            "normalized_entropy": normalized_entropy,
+            "global_normalized_entropy": gne,
+            "itfdf_similarity": core["itfdf_similarity"],
+            "tfidf_score": metrics.tfidf_score(tf, self.spc, self.n_patterns),
+            "pattern_probability": core["pattern_probability"],
+            "weighted_strength": core["weighted_strength"],
+            "bayesian_posterior": core["bayesian_posterior"],
+            "bayesian_prior": core["bayesian_prior"],
+            "bayesian_likelihood": core["bayesian_likelihood"],
+        }
 
 
 def _future_key(future: list[list[str]]) -> tuple[tuple[str, ...], ...]:

@@ -8,23 +8,19 @@ property test checks it), from block positions and event boundaries only.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Set
 
 from kato.engine import metrics
+from kato.engine.alignment import present_events
 from kato.engine.index import IndexedPattern
 from kato.engine.matcher import BlockMatcher
 
 
 def present_length(pattern: IndexedPattern, past_flat: int, present_flat: int) -> int:
-    """Symbols in the present events after event expansion and the by-value fix-up (§6.6)."""
+    """Symbols in the present events after event expansion and the fix-up (§6.6)."""
+    first, last = present_events(pattern, past_flat, present_flat, pattern.flat[past_flat])
     starts = pattern.event_starts
-    first = bisect_left(starts, past_flat)  # smallest k with starts[k] >= len(past_flat)
-    last = bisect_left(starts, past_flat + present_flat, lo=first)
-    length = starts[last] - starts[first]
-    if first > 0 and pattern.flat[past_flat] in pattern.event(first - 1):
-        length += starts[first] - starts[first - 1]
-    return length
+    return starts[last] - starts[first]
 
 
 def pre_potential(
@@ -55,8 +51,7 @@ def pre_potential(
         span = i1 + k1 - i0
         matched = sum(k for _, _, k in found)
         blocks = len(found)
-        covered = sum(k for _, _, k in matcher.blocks(pattern.flat[i0 : i0 + span]))
-        extras = size - covered
+        extras = size - matched  # the flat diff finds the same blocks (see flat_alignment)
     return metrics.pre_potential(
         matched / pattern.length,
         metrics.ratio_or_zero(matched, present_length(pattern, i0, span)),
