@@ -218,17 +218,19 @@ def _ensemble(
     stm: list[list[str]],
     matcher: BlockMatcher,
     config: EngineConfig,
+    brute_force: bool = False,
 ) -> list[_Candidate]:
     """Align the scored candidates and prune to 3K (§6.11), in name order.
 
     With more than 3K candidates, the pre-potential of each is computed from block
     positions alone (in bulk for the single-symbol ones) and only the 3K survivors
-    are fully aligned: the result is exactly that of aligning everything first.
+    are fully aligned: the result is exactly that of aligning everything first,
+    which is what ``brute_force`` does.
     """
     keep = 3 * config.max_predictions
     bulk_size = len(bulk) if bulk is not None else 0
     fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
-    if len(scored) + bulk_size > keep and not fuzzy:
+    if len(scored) + bulk_size > keep and not fuzzy and not brute_force:
         scored = _survivors(scored, bulk, index, matcher, config, keep)
     elif bulk is not None:
         scored = _materialise(bulk, index, range(bulk_size)) + scored
@@ -311,7 +313,7 @@ def _multi_symbol(
     else:
         pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
         scored = _score(index, pool, state, config)
-    ensemble = _ensemble(scored, bulk, index, stm, BlockMatcher(state), config)
+    ensemble = _ensemble(scored, bulk, index, stm, BlockMatcher(state), config, brute_force)
     if not ensemble:
         return [], []
 

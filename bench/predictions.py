@@ -1,0 +1,162 @@
+"""GET /predictions latency over HTTP at growing knowledge-base sizes, checked against brute force.
+
+    .venv/bin/python -m bench.predictions --sizes 1000 10000 100000 --queries 200
+
+For each N: builds the benchmark knowledge base of bench/generate.py (N learns; repeated
+patterns become frequencies) directly in a fresh embedded data directory through the bulk
+restore port, starts ``kato serve`` (1 worker, default configuration) on it, and times
+``GET /sessions/{id}/predictions`` for noisy-prefix queries (observed with
+``process_predictions`` off, so only the predictions request is timed). In the same run it
+opens the data directory in-process and compares, for a sample of queries, the HTTP answer
+with the engine's brute-force evaluation (every pattern scored, no index), and times the
+indexed engine against the brute-force one. Prints one table row per N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import psutil
+
+from bench.generate import Generator
+from kato.client import KatoClient
+from kato.engine import EngineConfig, NodeEngine
+from kato.engine.naming import pattern_hash
+from kato.engine.prediction import predict
+from kato.engine.types import GlobalStats, PatternRecord, SymbolStats
+from kato.storage.embedded import EmbeddedBackend
+from kato.storage.keys import node_key
+from tests.service.server import KatoServer
+
+NODE = "bench"
+
+
+def build(data_dir: Path, n_patterns: int) -> GlobalStats:
+    """Learn N generated patterns into the embedded store (bulk restore, exact counters)."""
+    records: dict[str, PatternRecord] = {}
+    sym_freq: Counter[str] = Counter()
+    pmf: Counter[str] = Counter()
+    for data in Generator(n_patterns).patterns():
+        name = pattern_hash(data)
+        counts = Counter(s for event in data for s in event)
+        sym_freq.update(counts)
+        if name in records:
+            records[name].frequency += 1
+            continue
+        records[name] = PatternRecord(name, data, 1, [], {})
+        pmf.update(counts.keys())
+    stats = GlobalStats(len(records), len(records), sum(sym_freq.values()), len(pmf))
+    backend = EmbeddedBackend(data_dir)
+    kb = backend.node(node_key("kato", NODE)).kb
+    kb.restore(
+        [records[name] for name in sorted(records)],
+        [SymbolStats(s, sym_freq[s], pmf[s]) for s in sorted(sym_freq)],
+        {},
+        stats,
+    )
+    backend.close()
+    return stats
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(n_patterns: int, queries: int, checked: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        started = time.perf_counter()
+        stats = build(data_dir, n_patterns)
+        build_seconds = time.perf_counter() - started
+        batch = Generator(n_patterns).queries(queries)
+        latencies: list[float] = []
+        answers: list[dict[str, object]] = []
+        with (
+            KatoServer(data_dir, workers=1) as server,
+            KatoClient(server.base_url, timeout=600) as kato,
+        ):
+            session = kato.create_session(NODE, config={"process_predictions": False})["session_id"]
+            warm = time.perf_counter()
+            kato.predictions(session)
+            for event in batch[0]:
+                kato.observe(session, event)
+            kato.predictions(session)  # first request builds the worker's index
+            warm_seconds = time.perf_counter() - warm
+            for query in batch:
+                kato.clear_stm(session)
+                for event in query:
+                    kato.observe(session, event)
+                start = time.perf_counter()
+                answer = kato.predictions(session)
+                latencies.append(time.perf_counter() - start)
+                answers.append(answer)
+            rss = psutil.Process(server.process.pid).memory_info().rss  # type: ignore[union-attr]
+            for child in psutil.Process(server.process.pid).children(recursive=True):  # type: ignore[union-attr]
+                rss = max(rss, child.memory_info().rss)
+        backend = EmbeddedBackend(data_dir)
+        handle = backend.node(node_key("kato", NODE))
+        engine = NodeEngine(handle.kb, handle.vectors, handle.index)
+        config = EngineConfig()
+        handle.index.sync(handle.kb)
+        identical = 0
+        indexed_time = brute_time = 0.0
+        for query, answer in list(zip(batch, answers, strict=True))[:checked]:
+            start = time.perf_counter()
+            fast = engine.predict(query, config)
+            indexed_time += time.perf_counter() - start
+            start = time.perf_counter()
+            slow = predict(engine, query, config, brute_force=True)
+            brute_time += time.perf_counter() - start
+            same_as_http = (answer["predictions"], answer["future_potentials"]) == slow
+            same_in_process = (fast.predictions, fast.future_potentials) == slow
+            identical += int(same_as_http and same_in_process)
+        backend.close()
+    return {
+        "n": n_patterns,
+        "unique": stats.total_unique_patterns,
+        "build_s": build_seconds,
+        "warm_s": warm_seconds,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "speedup": brute_time / indexed_time if indexed_time else float("nan"),
+        "identical": identical,
+        "checked": min(checked, len(batch)),
+        "rss_mib": rss / 2**20,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--checked", type=int, default=20, help="queries compared with brute force")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    rows = []
+    header = (
+        f"{'N':>9} {'unique':>9} {'p50 ms':>8} {'p99 ms':>8} {'idx/brute':>9} "
+        f"{'identical':>10} {'RSS MiB':>8} {'build s':>8} {'warm s':>7}"
+    )
+    print(header)
+    for n in args.sizes:
+        row = measure(n, args.queries, args.checked)
+        rows.append(row)
+        print(
+            f"{row['n']:>9} {row['unique']:>9} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
+            f"{row['speedup']:>8.1f}x {row['identical']:>4}/{row['checked']:<5} "
+            f"{row['rss_mib']:>8.0f} {row['build_s']:>8.1f} {row['warm_s']:>7.1f}",
+            flush=True,
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
