@@ -47,15 +47,19 @@ class FlatAlignment:
     anomalies: list[dict[str, object]] = field(default_factory=list)
 
 
-def flat_alignment(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment | None:
+def flat_alignment(
+    pattern: Sequence[str], state: BlockMatcher, blocks: list[Block] | None = None
+) -> FlatAlignment | None:
     """Blocks, matches and the past/present split; None when there is no block.
 
     The flat diff of ``(present_flat, state)`` finds exactly the blocks of
     ``(pattern, state)`` (they all lie in the present region, and the matcher's
     choices inside it are the same), so its extras are the state items outside
-    those blocks; no second matcher run is needed (property-tested).
+    those blocks; no second matcher run is needed (property-tested). ``blocks`` may
+    be given when the caller already ran the matcher.
     """
-    blocks = state.blocks(pattern)
+    if blocks is None:
+        blocks = state.blocks(pattern)
     if not blocks:
         return None
     b = state.b

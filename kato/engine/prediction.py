@@ -23,7 +23,7 @@ from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
 from kato.engine.index import IndexedPattern, PatternIndex, name_key
-from kato.engine.matcher import BlockMatcher
+from kato.engine.matcher import Block, BlockMatcher
 from kato.engine.ports import KnowledgeBase
 from kato.engine.similarity import (
     char_score,
@@ -125,6 +125,7 @@ class _Scored:
     pattern: IndexedPattern
     score: float
     lcs: int  # token LCS, also in character mode (it bounds the matcher's matches)
+    blocks: list[Block] | None = None  # the matcher's blocks, once computed
 
 
 @dataclass(slots=True)
@@ -178,7 +179,7 @@ def _evaluate(
 ) -> _Candidate | None:
     pattern = scored.pattern
     threshold = config.recall_threshold
-    alignment = flat_alignment(pattern.flat, matcher)
+    alignment = flat_alignment(pattern.flat, matcher, scored.blocks)
     if alignment is None:
         if threshold > 0:
             return None
@@ -233,15 +234,25 @@ def _ensemble(
     if len(scored) + bulk_size > keep and not fuzzy and not brute_force:
         scored = _survivors(scored, bulk, index, matcher, config, keep)
     elif bulk is not None:
-        scored = _materialise(bulk, index, range(bulk_size)) + scored
+        scored = _materialise(bulk, index, matcher, range(bulk_size)) + scored
     evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
     return sorted(_prune(evaluated, keep), key=lambda c: c.name)
 
 
 def _materialise(
-    bulk: SingleSymbolCandidates, index: PatternIndex, positions: Iterable[int]
+    bulk: SingleSymbolCandidates,
+    index: PatternIndex,
+    matcher: BlockMatcher,
+    positions: Iterable[int],
 ) -> list[_Scored]:
-    return [_Scored(index.pattern(int(bulk.ids[i])), float(bulk.scores[i]), 1) for i in positions]
+    """Bulk candidates as scored ones, with their single block in closed form."""
+    symbols = matcher.positions.keys()
+    scored = []
+    for i in positions:
+        pattern = index.pattern(int(bulk.ids[i]))
+        blocks = pruning.candidate_blocks(pattern, 1, matcher, symbols)
+        scored.append(_Scored(pattern, float(bulk.scores[i]), 1, blocks))
+    return scored
 
 
 def _survivors(
@@ -257,8 +268,10 @@ def _survivors(
     keep_unaligned = config.recall_threshold <= 0
     aligned: list[_Scored] = []
     values: list[float] = []
+    size = len(matcher.b)
     for s in scored:
-        pre = pruning.pre_potential(s.pattern, s.lcs, matcher, symbols, keep_unaligned)
+        s.blocks = pruning.candidate_blocks(s.pattern, s.lcs, matcher, symbols)
+        pre = pruning.pre_potential(s.pattern, s.blocks, size, keep_unaligned)
         if pre is not None:
             aligned.append(s)
             values.append(pre)
@@ -278,7 +291,7 @@ def _survivors(
     chosen = top_by_pre_potential(pre, keys, keep, name_of).tolist()
     survivors = [aligned[p - offset] for p in chosen if p >= offset]
     if bulk is not None:
-        survivors += _materialise(bulk, index, (p for p in chosen if p < offset))
+        survivors += _materialise(bulk, index, matcher, (p for p in chosen if p < offset))
     return survivors
 
 

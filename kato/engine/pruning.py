@@ -13,7 +13,7 @@ from collections.abc import Set
 from kato.engine import metrics
 from kato.engine.alignment import present_events
 from kato.engine.index import IndexedPattern
-from kato.engine.matcher import BlockMatcher
+from kato.engine.matcher import Block, BlockMatcher
 
 
 def present_length(pattern: IndexedPattern, past_flat: int, present_flat: int) -> int:
@@ -23,38 +23,41 @@ def present_length(pattern: IndexedPattern, past_flat: int, present_flat: int) -
     return starts[last] - starts[first]
 
 
+def candidate_blocks(
+    pattern: IndexedPattern, lcs: int, matcher: BlockMatcher, state_symbols: Set[str]
+) -> list[Block]:
+    """The matcher's blocks, in closed form when the LCS is 1.
+
+    With one symbol in common the single block is the first pattern position whose
+    symbol occurs in the state, at that symbol's first position in the state.
+    """
+    if lcs == 0:
+        return []
+    if lcs == 1:
+        i0 = next(i for i, s in enumerate(pattern.flat) if s in state_symbols)
+        return [(i0, matcher.positions[pattern.flat[i0]][0], 1)]
+    return matcher.blocks(pattern.flat)
+
+
 def pre_potential(
-    pattern: IndexedPattern,
-    lcs: int,
-    matcher: BlockMatcher,
-    state_symbols: Set[str],
-    keep_unaligned: bool,
+    pattern: IndexedPattern, blocks: list[Block], state_length: int, keep_unaligned: bool
 ) -> float | None:
-    """The candidate's pre-potential.
+    """The candidate's pre-potential from its blocks.
 
     A candidate without any matching block is dropped (None) unless
     ``keep_unaligned`` (threshold 0), where nothing matched and no block exists.
     """
-    size = len(matcher.b)
-    if lcs == 0:
+    if not blocks:
         if not keep_unaligned:
             return None
-        return metrics.pre_potential(0.0, 0.0, metrics.snr(0, size), -1.0)
-    if lcs == 1:
-        # One matched symbol: the single block is the first pattern symbol found in the state.
-        i0 = next(i for i, s in enumerate(pattern.flat) if s in state_symbols)
-        matched, blocks, span, extras = 1, 1, 1, size - 1
-    else:
-        found = matcher.blocks(pattern.flat)
-        i0 = found[0][0]
-        i1, _, k1 = found[-1]
-        span = i1 + k1 - i0
-        matched = sum(k for _, _, k in found)
-        blocks = len(found)
-        extras = size - matched  # the flat diff finds the same blocks (see flat_alignment)
+        return metrics.pre_potential(0.0, 0.0, metrics.snr(0, state_length), -1.0)
+    i0 = blocks[0][0]
+    i1, _, k1 = blocks[-1]
+    matched = sum(k for _, _, k in blocks)
     return metrics.pre_potential(
         matched / pattern.length,
-        metrics.ratio_or_zero(matched, present_length(pattern, i0, span)),
-        metrics.snr(matched, extras),
-        float(blocks - 1),
+        metrics.ratio_or_zero(matched, present_length(pattern, i0, i1 + k1 - i0)),
+        # the flat diff finds the same blocks (see alignment.flat_alignment)
+        metrics.snr(matched, state_length - matched),
+        float(len(blocks) - 1),
     )

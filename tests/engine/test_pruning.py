@@ -9,7 +9,7 @@ from kato.engine import EngineConfig
 from kato.engine.index import IndexedPattern
 from kato.engine.matcher import BlockMatcher
 from kato.engine.prediction import _evaluate, _Scored
-from kato.engine.pruning import pre_potential
+from kato.engine.pruning import candidate_blocks, pre_potential
 from kato.engine.similarity import state_ids, token_lcs
 
 SYMBOLS = st.sampled_from(["a", "b", "c", "d", "e"])
@@ -31,7 +31,9 @@ def test_fast_pre_potential_equals_full_alignment(
     lcs = token_lcs(pattern.flat, state, state_ids(state))
     config = EngineConfig(recall_threshold=threshold)
     full = _evaluate(_Scored(pattern, 100.0, lcs), stm, matcher, config)
-    fast = pre_potential(pattern, lcs, matcher, set(state), keep_unaligned=threshold <= 0)
+    blocks = candidate_blocks(pattern, lcs, matcher, set(state))
+    assert blocks == matcher.blocks(pattern.flat)
+    fast = pre_potential(pattern, blocks, len(state), keep_unaligned=threshold <= 0)
     if full is None:
         assert fast is None
     else:
