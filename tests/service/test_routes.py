@@ -336,6 +336,7 @@ def test_health_and_status(http: httpx.Client) -> None:
         "last_collection",
         "active_sessions",
         "timestamp",
+        "dependencies",
     ]
     assert health["service_name"] == "kato"
     assert health["metrics_collected"] == 16
