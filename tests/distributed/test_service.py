@@ -1,4 +1,4 @@
-"""The service over HTTP with the distributed backend: two `kato serve` workers, real servers."""
+"""The service over HTTP with the distributed backend: four `kato serve` workers, real servers."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kato.engine.naming import pattern_name
 from tests.distributed import servers
 from tests.service.server import KatoServer
 from tests.service.test_conformance import test_conformance_transcript
 
-__all__ = ["test_conformance_transcript"]  # api.md §10, here against 2 distributed workers
+__all__ = ["test_conformance_transcript"]  # api.md §10, here against 4 distributed workers
+
+
+WORKERS = 4
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def server(
         "REQUEST_TIMEOUT": "2",
     }
     data_dir: Path = tmp_path_factory.mktemp("kato-http")
-    with KatoServer(data_dir, workers=2, env=env) as running:
+    with KatoServer(data_dir, workers=WORKERS, env=env) as running:
         yield running
 
 
@@ -83,3 +87,56 @@ def test_concurrent_observes_on_one_session_lose_nothing(http: httpx.Client) -> 
     assert sorted(event[0] for event in stm) == [f"s{n:02d}" for n in range(40)]
     learned = http.post(f"/sessions/{session}/learn").json()
     assert learned["pattern_name"].startswith("PTRN|")
+
+
+def _base(http: httpx.Client) -> str:
+    return str(http.base_url).rstrip("/")
+
+
+def test_one_pattern_learned_by_eight_clients_counts_every_learn(http: httpx.Client) -> None:
+    rounds = 5
+
+    def train(client_number: int) -> list[int]:
+        # A fresh connection per request spreads the requests over the workers.
+        codes = []
+        session = httpx.post(
+            f"{_base(http)}/sessions", json={"node_id": "shared"}, timeout=30.0
+        ).json()["session_id"]
+        for _ in range(rounds):
+            for symbol in ("hello", "world"):
+                codes.append(
+                    httpx.post(
+                        f"{_base(http)}/sessions/{session}/observe",
+                        json={"strings": [symbol]},
+                        timeout=30.0,
+                    ).status_code
+                )
+            learned = httpx.post(f"{_base(http)}/sessions/{session}/learn", timeout=30.0)
+            codes.append(learned.status_code)
+        return codes
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = [code for batch in pool.map(train, range(8)) for code in batch]
+    assert codes == [200] * (8 * rounds * 3)
+    name = pattern_name([["hello"], ["world"]])
+    pattern = http.get(f"/pattern/{name.replace('|', '%7C')}", params={"node_id": "shared"})
+    assert pattern.json()["pattern"]["pattern"]["frequency"] == 8 * rounds
+
+
+def test_a_learn_is_visible_to_the_next_prediction_in_every_worker(http: httpx.Client) -> None:
+    learner = http.post("/sessions", json={"node_id": "visible"}).json()["session_id"]
+    readers = [
+        http.post("/sessions", json={"node_id": "visible"}).json()["session_id"]
+        for _ in range(WORKERS * 2)
+    ]
+    for reader in readers:
+        for symbol in ("p", "q"):
+            http.post(f"/sessions/{reader}/observe", json={"strings": [symbol]})
+    for symbol in ("p", "q", "r"):
+        http.post(f"/sessions/{learner}/observe", json={"strings": [symbol]})
+    assert http.post(f"/sessions/{learner}/learn").status_code == 200
+    for reader in readers:
+        # A fresh connection each time, so the requests spread over the workers.
+        answer = httpx.get(f"{_base(http)}/sessions/{reader}/predictions", timeout=30.0)
+        futures = [p["future"] for p in answer.json()["predictions"]]
+        assert futures == [[["r"]]], futures
