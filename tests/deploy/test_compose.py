@@ -79,8 +79,12 @@ def test_production_services_and_published_ports() -> None:
     assert services["clickhouse"]["expose"][0] == "9000"  # native protocol: clickhouse-driver
 
 
-def test_production_kato_environment_is_read_by_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_kato_environment_is_read_by_the_code(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     kato = load(PRODUCTION)["services"]["kato"]
+    assert kato["secrets"] == ["kato_api_keys"]
+    assert environment(kato)["KATO_API_KEYS_FILE"] == "/run/secrets/kato_api_keys"
     env = environment(kato)
     unknown = set(env) - readable_names() - {"PROMETHEUS_MULTIPROC_DIR"}
     assert not unknown, f"variables nothing reads: {sorted(unknown)}"
@@ -88,6 +92,10 @@ def test_production_kato_environment_is_read_by_the_code(monkeypatch: pytest.Mon
     assert values["KATO_STORAGE"] == "distributed"
     assert values["CLICKHOUSE_PORT"] == "9000"
     assert values["GUNICORN_WORKERS"] == "4"
+    # The secret as docker compose mounts it: a key file the operator created.
+    key_file = tmp_path / "kato_api_keys"
+    key_file.write_text("production-admin-key-0001\nreader-key-for-node-a:nodeA\n")
+    values["KATO_API_KEYS_FILE"] = str(key_file)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     storage = StorageSettings()

@@ -80,8 +80,25 @@ def dashboard_exprs() -> list[str]:
     return [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
 
 
-def test_promtool_checks_config_and_rules(promtool: str) -> None:
-    config = run([promtool, "check", "config", "prometheus.yml"])
+def test_promtool_checks_config_and_rules(promtool: str, tmp_path: Path) -> None:
+    # promtool reads the bearer credentials file, which the stack mounts as a secret.
+    credentials = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"][0][
+        "authorization"
+    ]["credentials_file"]
+    assert credentials == "/run/secrets/kato_metrics_key"
+    shutil.copy(PROMETHEUS / "prometheus.yml", tmp_path / "prometheus.yml")
+    shutil.copy(PROMETHEUS / "alerts.yml", tmp_path / "alerts.yml")
+    key = tmp_path / "kato_metrics_key"
+    key.write_text("production-admin-key-0001\n")
+    text = (tmp_path / "prometheus.yml").read_text().replace(credentials, str(key))
+    (tmp_path / "prometheus.yml").write_text(text)
+    config = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert config.returncode == 0, config.stdout + config.stderr
     assert "SUCCESS: 1 rule files found" in config.stdout + config.stderr
     rules = run([promtool, "check", "rules", "alerts.yml"])
