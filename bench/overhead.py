@@ -1,0 +1,108 @@
+"""Serving overhead and worker scaling, measured side by side with one load generator.
+
+    .venv/bin/python -m bench.overhead --seconds 15 --concurrency 16
+
+1. A bare FastAPI route returning a constant, served by uvicorn with the same settings as
+   ``kato serve`` (1 worker), against ``POST /sessions/{id}/observe`` on ``kato serve`` (1
+   worker, embedded backend, default configuration; each load-generator task owns a session
+   and clears its STM every 5 observations so the work per request stays constant).
+2. The same observe load against ``kato serve --workers 1`` and ``--workers 2``.
+
+The load generator is an asyncio httpx client with ``--concurrency`` connections, in this
+process, on loopback. It prints requests per second and the two ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.service.server import KatoServer, free_port
+
+BARE_APP = """
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.post("/constant")
+def constant() -> dict[str, str]:
+    return {"status": "okay"}
+"""
+
+
+async def _load(base_url: str, seconds: float, concurrency: int, observe: bool) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
+        sessions: list[str] = []
+        if observe:
+            for _ in range(concurrency):
+                created = await client.post("/sessions", json={"node_id": "overhead"})
+                sessions.append(created.json()["session_id"])
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(number: int) -> None:
+            nonlocal done
+            i = 0
+            while time.perf_counter() < deadline:
+                if observe:
+                    session = sessions[number]
+                    if i % 5 == 4:
+                        await client.post(f"/sessions/{session}/clear-stm")
+                    response = await client.post(
+                        f"/sessions/{session}/observe", json={"strings": [f"s{i % 7}"]}
+                    )
+                else:
+                    response = await client.post("/constant")
+                response.raise_for_status()
+                done += 1
+                i += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def _bare_server(directory: Path) -> KatoServer:
+    (directory / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--app-dir", str(directory), "--log-level", "warning"]
+    return KatoServer(directory, command=command, port=port)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    rates: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        bare_dir = root / "bare"
+        bare_dir.mkdir()
+        with _bare_server(bare_dir) as bare:
+            rates["bare FastAPI constant, 1 worker"] = asyncio.run(
+                _load(bare.base_url, args.seconds, args.concurrency, observe=False)
+            )
+        for workers in (1, 2):
+            with KatoServer(root / f"kato{workers}", workers=workers) as kato:
+                rates[f"kato observe, {workers} worker(s)"] = asyncio.run(
+                    _load(kato.base_url, args.seconds, args.concurrency, observe=True)
+                )
+    for label, rate in rates.items():
+        print(f"{label:<36} {rate:>9.1f} req/s")
+    one = rates["kato observe, 1 worker(s)"]
+    print(f"observe / bare (1 worker): {one / rates['bare FastAPI constant, 1 worker']:.2f}")
+    print(f"2 workers / 1 worker (observe): {rates['kato observe, 2 worker(s)'] / one:.2f}")
+
+
+if __name__ == "__main__":
+    main()
