@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from kato.engine.types import PrecomputedMetrics
 
@@ -94,32 +95,50 @@ def weighted_fields(
 
 
 # -- ensemble metrics (§6.13) --------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class StateVector:
+    """The state's side of the itfdf cosine, shared by every member of one ensemble."""
+
+    counts: dict[str, int]
+    norm: float  # sqrt of the sum, in code-point order, of (spc[s] * count)^2
+
+    @classmethod
+    def of(cls, state: Sequence[str], spc: Mapping[str, float]) -> StateVector:
+        counts = dict(Counter(state))
+        squares = 0.0
+        for symbol in sorted(counts):
+            value = spc.get(symbol, 0) * counts[symbol]
+            squares += value * value
+        return cls(counts, math.sqrt(squares))
+
+
 def itfdf_similarity(
     present: Sequence[str],
-    state: Sequence[str],
+    state: StateVector,
     spc: Mapping[str, float],
     frequency: int,
     ensemble_frequency: int,
 ) -> float:
-    """``1 - distance*frequency/F`` with a cosine distance over spc-weighted counts."""
+    """``1 - distance*frequency/F`` with a cosine distance over spc-weighted counts.
+
+    The sums run in code-point order over the symbols of ``present`` and the state;
+    terms that are exactly 0.0 leave a non-negative running sum unchanged, so the
+    pattern-only and state-only terms of the dot product are skipped, and the state's
+    norm is computed once per ensemble (:class:`StateVector`).
+    """
     present_counts = Counter(present)
-    state_counts = Counter(state)
     dot = 0.0
     norm_p = 0.0
-    norm_s = 0.0
-    for symbol in sorted(set(present_counts) | set(state_counts)):
+    for symbol in sorted(present_counts):
         probability = spc.get(symbol, 0)
-        v_state = probability * state_counts.get(symbol, 0)
-        v_pat = probability * present_counts.get(symbol, 0)
-        dot += v_pat * v_state
+        v_pat = probability * present_counts[symbol]
+        dot += v_pat * (probability * state.counts.get(symbol, 0))
         norm_p += v_pat * v_pat
-        norm_s += v_state * v_state
     norm_p = math.sqrt(norm_p)
-    norm_s = math.sqrt(norm_s)
-    if norm_s == 0:
+    if state.norm == 0:
         distance = 1.0
     else:
-        product = norm_p * norm_s
+        product = norm_p * state.norm
         cosine = 0.0 if product == 0 else dot / product
         distance = 1.0 - cosine
     return 1 - (distance * frequency / ensemble_frequency)

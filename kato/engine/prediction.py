@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -372,12 +372,12 @@ def _multi_symbol(
     future_potentials = _future_potentials(cores)
     _bayesian_posteriors(cores)
     by_name = {c.name: c for c in ensemble}
-    field = config.rank_sort_algo
-    if field in LATE_FIELDS:
+    rank_field = config.rank_sort_algo
+    if rank_field in LATE_FIELDS:
         # Ranking by a field computed only for the output: compute it for everyone.
         cores = [context.complete(core, by_name[core["name"]]) for core in cores]
-        return rank(cores, field)[: config.max_predictions], future_potentials
-    top = rank(cores, field)[: config.max_predictions]
+        return rank(cores, rank_field)[: config.max_predictions], future_potentials
+    top = rank(cores, rank_field)[: config.max_predictions]
     return [context.complete(core, by_name[core["name"]]) for core in top], future_potentials
 
 
@@ -400,6 +400,10 @@ class _EnsembleContext:
     total_frequency: int
     precomputed: dict[str, Any]
     weights: dict[str, float] | None
+    state_vector: metrics.StateVector = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.state_vector = metrics.StateVector.of(self.state, self.spc)
 
     def core(self, c: _Candidate) -> JSONObject:
         """The fields ranking and the ensemble quantities need."""
@@ -407,7 +411,7 @@ class _EnsembleContext:
         frequency = _frequency(c.record)
         present = [s for event in c.events.present for s in event]
         itfdf = metrics.itfdf_similarity(
-            present, self.state, self.spc, frequency, self.total_frequency
+            present, self.state_vector, self.spc, frequency, self.total_frequency
         )
         weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
         ev, conf, sn = c.evidence, c.confidence, c.snr
@@ -554,11 +558,11 @@ def _bayesian_posteriors(objects: list[JSONObject]) -> None:
         )
 
 
-def rank(objects: list[JSONObject], field: str) -> list[JSONObject]:
-    """Descending by ``field``, nulls last, ties by name (§6.17)."""
+def rank(objects: list[JSONObject], rank_field: str) -> list[JSONObject]:
+    """Descending by ``rank_field``, nulls last, ties by name (§6.17)."""
 
     def key(obj: JSONObject) -> tuple[bool, float, str]:
-        value = obj.get(field)
+        value = obj.get(rank_field)
         return (value is None, 0.0 if value is None else -value, obj["name"])
 
     return sorted(objects, key=key)
@@ -581,8 +585,10 @@ def _fast_path(
         tokens = [symbol, *(s for p in patterns for s in p.flat)]
         weights = _affinity_weights(kb, tokens, config.affinity_emotive)
     objects = [_fast_path_object(p, records[p.name], symbol, config, weights) for p in patterns]
-    field = config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
-    return rank(objects, field)[: config.max_predictions]
+    rank_field = (
+        config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
+    )
+    return rank(objects, rank_field)[: config.max_predictions]
 
 
 def _fast_path_object(
