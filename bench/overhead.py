@@ -31,6 +31,11 @@ from fastapi import FastAPI
 app = FastAPI()
 
 
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "healthy"}
+
+
 @app.post("/constant")
 def constant() -> dict[str, str]:
     return {"status": "okay"}
