@@ -8,14 +8,19 @@
    and clears its STM every 5 observations so the work per request stays constant).
 2. The same observe load against ``kato serve --workers 1`` and ``--workers 2``.
 
-The load generator is an asyncio httpx client with ``--concurrency`` connections, in this
-process, on loopback. It prints requests per second and the two ratios.
+The load generator is ``wrk`` (Debian's package; one thread, ``--concurrency``
+connections, a Lua script spreading observes over sessions) when it is installed and
+``--generator wrk`` (the default), else an asyncio httpx client in this process, which
+competes with the servers for the two cores. It prints requests per second and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,6 +80,42 @@ async def _load(base_url: str, seconds: float, concurrency: int, observe: bool) 
         return done / (time.perf_counter() - start)
 
 
+WRK_SCRIPT = """
+local sessions = {%s}
+local n = 0
+request = function()
+  local s = sessions[(n %% #sessions) + 1]
+  local round = math.floor(n / #sessions)
+  n = n + 1
+  if round %% 5 == 4 then
+    return wrk.format("POST", "/sessions/" .. s .. "/clear-stm")
+  end
+  return wrk.format("POST", "/sessions/" .. s .. "/observe",
+    {["Content-Type"] = "application/json"}, '{"strings":["s' .. (round %% 7) .. '"]}')
+end
+"""
+
+
+def _wrk(base_url: str, seconds: float, concurrency: int, observe: bool, tmp: Path) -> float:
+    script = tmp / "load.lua"
+    if observe:
+        with httpx.Client(base_url=base_url, timeout=60.0) as client:
+            sessions = [
+                client.post("/sessions", json={"node_id": "overhead"}).json()["session_id"]
+                for _ in range(concurrency * 4)
+            ]
+        script.write_text(WRK_SCRIPT % ", ".join(f'"{s}"' for s in sessions))
+        target = base_url
+    else:
+        script.write_text('wrk.method = "POST"\n')
+        target = base_url + "/constant"
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "-s", str(script), target]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+
+
 def _bare_server(directory: Path) -> KatoServer:
     (directory / "bare_app.py").write_text(BARE_APP)
     port = free_port()
@@ -87,21 +128,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk")
     args = parser.parse_args()
+    use_wrk = args.generator == "wrk" and shutil.which("wrk") is not None
+
+    def load(base_url: str, observe: bool, tmp: Path) -> float:
+        if use_wrk:
+            return _wrk(base_url, args.seconds, args.concurrency, observe, tmp)
+        return asyncio.run(_load(base_url, args.seconds, args.concurrency, observe))
+
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         bare_dir = root / "bare"
         bare_dir.mkdir()
         with _bare_server(bare_dir) as bare:
-            rates["bare FastAPI constant, 1 worker"] = asyncio.run(
-                _load(bare.base_url, args.seconds, args.concurrency, observe=False)
-            )
+            rates["bare FastAPI constant, 1 worker"] = load(bare.base_url, False, root)
         for workers in (1, 2):
             with KatoServer(root / f"kato{workers}", workers=workers) as kato:
-                rates[f"kato observe, {workers} worker(s)"] = asyncio.run(
-                    _load(kato.base_url, args.seconds, args.concurrency, observe=True)
-                )
+                rates[f"kato observe, {workers} worker(s)"] = load(kato.base_url, True, root)
+    print(f"load generator: {'wrk -t1' if use_wrk else 'httpx asyncio (in process)'}")
     for label, rate in rates.items():
         print(f"{label:<36} {rate:>9.1f} req/s")
     one = rates["kato observe, 1 worker(s)"]

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite runs for real: Redis, ClickHouse, nginx, Prometheus
-# (promtool and the server), ab (apache2-utils) and openssl. Installs only what is missing.
+# (promtool and the server), ab (apache2-utils), openssl, and wrk (bench/overhead.py).
+# Installs only what is missing.
 set -euo pipefail
 
-packages=(redis-server clickhouse-server nginx prometheus apache2-utils openssl)
+packages=(redis-server clickhouse-server nginx prometheus apache2-utils openssl wrk)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
