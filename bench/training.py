@@ -24,7 +24,7 @@ from tests.service.server import KatoServer
 
 def _events(count: int, seed: int) -> list[list[str]]:
     """A stream of events taken pattern by pattern from the benchmark generator."""
-    generator = Generator(max(1000, count // 5), seed=seed)
+    generator = Generator(max(1000, count), seed=seed)  # ~4 events per pattern: plenty
     events: list[list[str]] = []
     for pattern in generator.patterns():
         events.extend(pattern)
