@@ -8,13 +8,11 @@ could send round-trips exactly.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import orjson
 
-from kato.engine.types import SessionState
 from kato.storage.ports import SessionRecord
 
 
@@ -59,29 +57,8 @@ def vector_values(data: bytes) -> list[float]:
 
 
 def session_bytes(record: SessionRecord) -> bytes:
-    return dumps(
-        {
-            "session_id": record.session_id,
-            "node_id": record.node_id,
-            "created_at": record.created_at.isoformat(),
-            "expires_at": record.expires_at.isoformat(),
-            "ttl_seconds": record.ttl_seconds,
-            "metadata": record.metadata,
-            "config": record.config,
-            "state": record.state.to_dict(),
-        }
-    )
+    return dumps(record.to_dict())
 
 
 def session_record(data: bytes) -> SessionRecord:
-    raw = loads(data)
-    return SessionRecord(
-        session_id=raw["session_id"],
-        node_id=raw["node_id"],
-        created_at=datetime.fromisoformat(raw["created_at"]),
-        expires_at=datetime.fromisoformat(raw["expires_at"]),
-        ttl_seconds=raw["ttl_seconds"],
-        metadata=raw["metadata"],
-        config=raw["config"],
-        state=SessionState.from_dict(raw["state"]),
-    )
+    return SessionRecord.from_dict(loads(data))

@@ -44,6 +44,32 @@ class SessionRecord:
     config: dict[str, Any] = field(default_factory=dict)  # validated session overrides
     state: SessionState = field(default_factory=SessionState)
 
+    def to_dict(self) -> JSONObject:
+        """The JSON-ready form every store persists (timestamps as ISO-8601 text)."""
+        return {
+            "session_id": self.session_id,
+            "node_id": self.node_id,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "ttl_seconds": self.ttl_seconds,
+            "metadata": self.metadata,
+            "config": self.config,
+            "state": self.state.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: JSONObject) -> SessionRecord:
+        return cls(
+            session_id=data["session_id"],
+            node_id=data["node_id"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            ttl_seconds=data["ttl_seconds"],
+            metadata=data["metadata"],
+            config=data["config"],
+            state=SessionState.from_dict(data["state"]),
+        )
+
 
 @runtime_checkable
 class SessionStore(Protocol):

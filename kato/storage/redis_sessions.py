@@ -17,11 +17,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 
-from kato.engine.types import SessionState
 from kato.storage.ports import SessionRecord, SessionStatus
 from kato.storage.redis_client import (
     PREFIX,
@@ -48,32 +46,11 @@ def node_sessions_key(node_id: str) -> str:
 
 
 def encode_record(record: SessionRecord) -> bytes:
-    return dumps(
-        {
-            "session_id": record.session_id,
-            "node_id": record.node_id,
-            "created_at": record.created_at.isoformat(),
-            "expires_at": record.expires_at.isoformat(),
-            "ttl_seconds": record.ttl_seconds,
-            "metadata": record.metadata,
-            "config": record.config,
-            "state": record.state.to_dict(),
-        }
-    )
+    return dumps(record.to_dict())
 
 
 def decode_record(raw: bytes | str) -> SessionRecord:
-    data: dict[str, Any] = loads(raw)
-    return SessionRecord(
-        session_id=data["session_id"],
-        node_id=data["node_id"],
-        created_at=datetime.fromisoformat(data["created_at"]),
-        expires_at=datetime.fromisoformat(data["expires_at"]),
-        ttl_seconds=data["ttl_seconds"],
-        metadata=data["metadata"],
-        config=data["config"],
-        state=SessionState.from_dict(data["state"]),
-    )
+    return SessionRecord.from_dict(loads(raw))
 
 
 class RedisSessionStore:
