@@ -8,6 +8,7 @@ sessions get MW404 with CORS headers too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -25,7 +26,7 @@ from kato.service.access_log import log_access, route_template
 from kato.service.errors import TRACE_ID_SCOPE_KEY, server_error_body, session_not_found_body
 from kato.service.json_response import encode
 from kato.service.monitoring import Monitoring
-from kato.service.sessions import SessionService, guarded_session_id
+from kato.service.sessions import SessionService, expect_route_slide, guarded_session_id
 from kato.storage.ports import StorageUnavailableError
 
 logger = logging.getLogger("kato.service")
@@ -172,7 +173,12 @@ class TraceMiddleware:
 
 
 class SessionGuardMiddleware:
-    """Answer MW404 before routing for unknown or expired sessions; slide live ones (§2.6)."""
+    """Answer MW404 before routing for unknown or expired sessions; slide live ones (§2.6).
+
+    The routes of a session save it with a slid TTL when they finish, so the guard only
+    checks it before routing and slides it afterwards for the requests whose route did not
+    (unknown sub-paths, 405s, preflights): one record write per request, not two.
+    """
 
     def __init__(self, app: ASGIApp, sessions: Callable[[], SessionService]) -> None:
         self.app = app
@@ -186,10 +192,17 @@ class SessionGuardMiddleware:
         if session_id is None:
             await self.app(scope, receive, send)
             return
-        live = await run_in_threadpool(self.sessions().touch, session_id)
-        if not live:
+        sessions = self.sessions()
+        if not await run_in_threadpool(sessions.is_live, session_id):
             body = session_not_found_body(session_id)
             await send_json(with_cors(send, Headers(scope=scope)), 404, body)
             return
         scope[GUARDED_SESSION_SCOPE_KEY] = session_id
-        await self.app(scope, receive, send)
+        slid = expect_route_slide()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if not slid[0]:
+                # Best effort: with storage down the request already has its 503.
+                with contextlib.suppress(StorageUnavailableError):
+                    await run_in_threadpool(sessions.touch, session_id)

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from kato.service.context import ServiceContext
@@ -28,6 +29,24 @@ def guarded_session_id(method: str, path: str) -> str | None:
     if method == "GET" and (len(parts) == 3 or (len(parts) == 4 and parts[3] == "exists")):
         return None
     return parts[2]
+
+
+# Set by the path guard for one request; a route that saves the session itself (and so
+# slides its TTL) marks it, and the guard then need not rewrite the record a second time.
+_SLID_BY_ROUTE: ContextVar[list[bool] | None] = ContextVar("kato_slid_by_route", default=None)
+
+
+def expect_route_slide() -> list[bool]:
+    """Start tracking whether the current request's route slides the session itself."""
+    marker = [False]
+    _SLID_BY_ROUTE.set(marker)
+    return marker
+
+
+def _route_slid() -> None:
+    marker = _SLID_BY_ROUTE.get()
+    if marker is not None:
+        marker[0] = True
 
 
 class SessionService:
@@ -78,8 +97,12 @@ class SessionService:
         if self.context.settings.session_auto_extend:
             record.expires_at = expiry(utc_now(), record.ttl_seconds)
 
+    def is_live(self, session_id: str) -> bool:
+        """The guard's check before routing: is the session live? (No write.)"""
+        return self.status(session_id) == "live"
+
     def touch(self, session_id: str) -> bool:
-        """The guard's check: is the session live? Slides its TTL when it is."""
+        """Slide a live session's TTL (for guarded requests whose route did not save it)."""
         with self._store.lock(session_id):
             record = self._store.get(session_id)
             if record is None:
@@ -103,6 +126,7 @@ class SessionService:
             record.state = record.state.trimmed()
             self._slide(record)
             self._store.save(record)
+            _route_slid()
         self.context.monitoring.session_saved(session_id, record.node_id, len(record.state.stm))
 
     def extend(self, session_id: str, ttl_seconds: int) -> int:
@@ -115,6 +139,7 @@ class SessionService:
             record.ttl_seconds = ttl_seconds
             record.expires_at = expiry(utc_now(), ttl_seconds)
             self._store.save(record)
+            _route_slid()  # the new expiry stands, even when it is already past
         return ttl_seconds
 
     def status(self, session_id: str) -> SessionStatus:
@@ -127,6 +152,7 @@ class SessionService:
     def delete(self, session_id: str) -> bool:
         with self._store.lock(session_id):
             deleted = bool(self._store.delete(session_id))
+            _route_slid()
         self.context.monitoring.session_forgotten(session_id)
         if deleted:
             self.context.forget_session_count()
