@@ -5,10 +5,17 @@ between threads); a process that was forked opens fresh ones. Transactions are
 explicit: :meth:`SqliteDatabase.write` takes the database write lock up front
 (``BEGIN IMMEDIATE``), so a read-modify-write inside it is atomic across every
 process; :meth:`SqliteDatabase.read` gives one consistent snapshot.
+
+Writers first queue on an in-process mutex and an ``flock`` on a lock file beside the
+database. SQLite's own busy handler waits for a contended write lock by sleeping in
+growing steps (up to 100 ms), which under several workers costs far more than the
+writes themselves; the kernel wakes an ``flock`` waiter as soon as the lock is free, and
+a crashed writer's lock is released with its process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -45,6 +52,8 @@ class SqliteDatabase:
         self._connections: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._closed = False
+        self._writer_mutex = threading.Lock()
+        self._writer_fd: int | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -67,11 +76,23 @@ class SqliteDatabase:
         return conn
 
     def _after_fork(self) -> None:
-        # Connections inherited from the parent must not be used (or closed) here.
+        # Connections and the writer lock's file description inherited from the parent must
+        # not be used (or closed) here: an flock belongs to the open file description.
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections = []
+        self._writer_mutex = threading.Lock()
+        self._writer_fd = None
         self._pid = os.getpid()
+
+    def _writer_lock_fd(self) -> int:
+        if self._writer_fd is None:
+            lock_path = self.path.with_name(self.path.name + ".write-lock")
+            try:
+                self._writer_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as error:
+                raise unavailable(error) from error
+        return self._writer_fd
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -110,8 +131,22 @@ class SqliteDatabase:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the database write lock from its start."""
-        with self._transaction("BEGIN IMMEDIATE") as conn:
+        conn = self.connection()
+        if conn.in_transaction:  # nested use in one thread: join the open transaction
             yield conn
+            return
+        if not self._writer_mutex.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise StorageUnavailableError(DEPENDENCY, "database write lock timed out")
+        try:
+            fd = self._writer_lock_fd()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                with self._transaction("BEGIN IMMEDIATE") as joined:
+                    yield joined
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._writer_mutex.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -156,6 +191,9 @@ class SqliteDatabase:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
+            if self._writer_fd is not None and self._pid == os.getpid():
+                os.close(self._writer_fd)
+                self._writer_fd = None
         for conn in connections:
             try:
                 conn.close()
