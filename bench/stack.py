@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import ssl
-import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ import psutil
 from kato.storage.keys import node_key
 from kato.storage.transfer import export_lines
 from tests.deploy.conftest import production_cmd
+from tests.deploy.edge import nginx_binary, render_config
 from tests.deploy.procs import Proc, free_port, wait_http
-from tests.deploy.test_nginx import load_renderer, nginx_binary
 
 SERVICE_NAME = "kato"
 
@@ -88,47 +87,12 @@ def _gunicorn_env(
     return env
 
 
-def make_certificate(base: Path) -> tuple[Path, Path]:
-    cert, key = base / "cert.pem", base / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-nodes", "-newkey", "rsa:2048", "-days", "2"),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-            *("-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 def _start_nginx(base: Path, upstream_port: int) -> tuple[Proc, str, ssl.SSLContext]:
-    cert, key = make_certificate(base)
-    renderer = load_renderer()
     https_port = free_port()
-    temp = base / "nginx-temp"
-    temp.mkdir(exist_ok=True)
-    values = dict(renderer.PRODUCTION)
-    values.update(
-        {
-            "USER_DIRECTIVE": "user root;" if os.geteuid() == 0 else "",
-            "PID_FILE": str(base / "nginx.pid"),
-            "ERROR_LOG": str(base / "nginx-error.log"),
-            "ACCESS_LOG": str(base / "nginx-access.log"),
-            "TEMP_PATHS": renderer.temp_path_lines(temp),
-            "RATE": "100000r/s",
-            "UPSTREAM_SERVERS": renderer.upstream_lines([f"127.0.0.1:{upstream_port}"]),
-            "LISTEN_HTTP": f"127.0.0.1:{free_port()}",
-            "LISTEN_HTTPS": f"127.0.0.1:{https_port}",
-            "SERVER_NAME": "127.0.0.1",
-            "REDIRECT_HOST": f"$host:{https_port}",
-            "SSL_CERTIFICATE": str(cert),
-            "SSL_CERTIFICATE_KEY": str(key),
-        }
+    conf = render_config(
+        base, [upstream_port], https_port=https_port, rate="100000r/s", log_prefix="nginx-"
     )
-    conf = base / "nginx.conf"
-    conf.write_text(renderer.render(values))
+    cert = base / "cert.pem"
     argv = [nginx_binary(), "-c", str(conf), "-p", str(base), "-e", str(base / "nginx-error.log")]
     proc = Proc([*argv, "-g", "daemon off;"], base, "nginx")
     tls = ssl.create_default_context(cafile=str(cert))

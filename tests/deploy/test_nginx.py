@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import shutil
 import ssl
 import subprocess
 import time
@@ -14,7 +11,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 import pytest
@@ -23,6 +19,7 @@ from websockets.sync.client import connect
 
 from kato import gunicorn_conf
 from tests.deploy.conftest import Server
+from tests.deploy.edge import load_renderer, nginx_binary, render_config
 from tests.deploy.procs import REPO, Proc, free_port, wait_http
 
 pytestmark = pytest.mark.nginx
@@ -35,28 +32,6 @@ SECURITY_HEADERS = {
     "x-xss-protection": "1; mode=block",
     "strict-transport-security": "max-age=31536000; includeSubDomains",
 }
-
-
-def load_renderer() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "render_nginx", REPO / "deploy" / "nginx" / "render_nginx.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if found is None:
-        subprocess.run(
-            ["bash", str(REPO / "scripts" / "install-deploy-deps.sh")], check=True, timeout=900
-        )
-        found = shutil.which("nginx") or "/usr/sbin/nginx"
-    return found
 
 
 @dataclass
@@ -76,55 +51,17 @@ class Edge:
 def edge(gunicorn_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
     nginx = nginx_binary()
     base = tmp_path_factory.mktemp("nginx")
-    cert, key = base / "cert.pem", base / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-nodes",
-            "-newkey",
-            "rsa:2048",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    renderer = load_renderer()
     http_port, https_port = free_port(), free_port()
-    temp = base / "temp"
-    temp.mkdir()
-    values = dict(renderer.PRODUCTION)
-    values.update(
-        {
-            "USER_DIRECTIVE": "user root;" if os.geteuid() == 0 else "",
-            "PID_FILE": str(base / "nginx.pid"),
-            "ERROR_LOG": str(base / "error.log"),
-            "ACCESS_LOG": str(base / "access.log"),
-            "TEMP_PATHS": renderer.temp_path_lines(temp),
-            "RATE": f"{TEST_RATE_PER_SECOND}r/s",
-            "BURST": str(TEST_BURST),
-            "UPSTREAM_SERVERS": renderer.upstream_lines([f"127.0.0.1:{gunicorn_server.port}"]),
-            "LISTEN_HTTP": f"127.0.0.1:{http_port}",
-            "LISTEN_HTTPS": f"127.0.0.1:{https_port}",
-            "SERVER_NAME": "localhost 127.0.0.1",
-            "REDIRECT_HOST": f"$host:{https_port}",
-            "SSL_CERTIFICATE": str(cert),
-            "SSL_CERTIFICATE_KEY": str(key),
-        }
+    conf = render_config(
+        base,
+        [gunicorn_server.port],
+        https_port=https_port,
+        http_port=http_port,
+        rate=f"{TEST_RATE_PER_SECOND}r/s",
+        burst=TEST_BURST,
+        server_name="localhost 127.0.0.1",
     )
-    conf = base / "nginx.conf"
-    conf.write_text(renderer.render(values))
+    cert = base / "cert.pem"
     check = subprocess.run(
         [nginx, "-t", "-c", str(conf), "-p", str(base), "-e", str(base / "error.log")],
         capture_output=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import ssl
 import threading
 import time
 from collections import Counter
@@ -19,9 +19,9 @@ import psutil
 import pytest
 
 from tests.deploy.conftest import production_cmd
+from tests.deploy.edge import nginx_binary, render_config
 from tests.deploy.procs import Proc, free_port, wait_http
 from tests.deploy.test_images import counter_values, wait_workers
-from tests.deploy.test_nginx import load_renderer, nginx_binary
 
 pytestmark = pytest.mark.nginx
 
@@ -56,54 +56,9 @@ def stack(service_app: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     nginx_proc: Proc | None = None
     try:
         wait_http(gunicorn, f"http://127.0.0.1:{port}/health")
-        cert, key = base / "cert.pem", base / "key.pem"
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-nodes",
-                "-newkey",
-                "rsa:2048",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        renderer = load_renderer()
         https_port = free_port()
-        temp = base / "temp"
-        temp.mkdir()
-        values = dict(renderer.PRODUCTION)
-        values.update(
-            {
-                "USER_DIRECTIVE": "user root;" if os.geteuid() == 0 else "",
-                "PID_FILE": str(base / "nginx.pid"),
-                "ERROR_LOG": str(base / "error.log"),
-                "ACCESS_LOG": str(base / "access.log"),
-                "TEMP_PATHS": renderer.temp_path_lines(temp),
-                "RATE": "10000r/s",
-                "UPSTREAM_SERVERS": renderer.upstream_lines([f"127.0.0.1:{port}"]),
-                "LISTEN_HTTP": f"127.0.0.1:{free_port()}",
-                "LISTEN_HTTPS": f"127.0.0.1:{https_port}",
-                "SERVER_NAME": "127.0.0.1",
-                "REDIRECT_HOST": f"$host:{https_port}",
-                "SSL_CERTIFICATE": str(cert),
-                "SSL_CERTIFICATE_KEY": str(key),
-            }
-        )
-        conf = base / "nginx.conf"
-        conf.write_text(renderer.render(values))
+        conf = render_config(base, [port], https_port=https_port, rate="10000r/s")
+        cert = base / "cert.pem"
         nginx_proc = Proc(
             [
                 nginx_binary(),
@@ -119,8 +74,6 @@ def stack(service_app: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             base,
             "nginx",
         )
-        import ssl
-
         tls = ssl.create_default_context(cafile=str(cert))
         wait_http(nginx_proc, f"https://127.0.0.1:{https_port}/health", verify=tls)
         yield Stack(gunicorn, nginx_proc, f"https://127.0.0.1:{https_port}", cert, metrics_dir)
