@@ -13,7 +13,7 @@ changed and answer 422 with one error item in the same list format.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,36 +108,27 @@ def check_string(value: str) -> str:
     return value
 
 
-def check_strings(value: Any) -> Any:
-    """Before item validation (raw input): the count only; other types fail later."""
-    limit = active().max_observation_strings
-    if isinstance(value, list) and len(value) > limit:
-        raise _too_long("List", limit, len(value))
-    return value
+def _count_limit(setting: str, container: type, label: str) -> Callable[[Any], Any]:
+    """A before-validator bounding the length of a raw list or dict by a limit setting.
+
+    It runs on raw input, before item validation: only the count is checked here, and
+    values of other types fail in the type validation that follows.
+    """
+
+    def check(value: Any) -> Any:
+        limit = getattr(active(), setting)
+        if isinstance(value, container) and len(value) > limit:
+            raise _too_long(label, limit, len(value))
+        return value
+
+    return check
 
 
-def check_vector(value: Any) -> Any:
-    """Before item validation (raw input): the count only; other types fail later."""
-    limit = active().max_vector_dimensions
-    if isinstance(value, list) and len(value) > limit:
-        raise _too_long("List", limit, len(value))
-    return value
-
-
-def check_vectors(value: Any) -> Any:
-    """Before item validation (raw input): the count only; other types fail later."""
-    limit = active().max_observation_vectors
-    if isinstance(value, list) and len(value) > limit:
-        raise _too_long("List", limit, len(value))
-    return value
-
-
-def check_emotives(value: Any) -> Any:
-    """Before item validation (raw input): the count only; other types fail later."""
-    limit = active().max_emotives
-    if isinstance(value, dict) and len(value) > limit:
-        raise _too_long("Dictionary", limit, len(value))
-    return value
+check_strings = _count_limit("max_observation_strings", list, "List")
+check_vector = _count_limit("max_vector_dimensions", list, "List")
+check_vectors = _count_limit("max_observation_vectors", list, "List")
+check_emotives = _count_limit("max_emotives", dict, "Dictionary")
+check_sequence = _count_limit("max_sequence_length", list, "List")
 
 
 def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
@@ -152,14 +143,6 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
             "Metadata should be at most {max_chars} characters as compact JSON, not {actual_chars}",
             {"max_chars": limit, "actual_chars": size},
         )
-    return value
-
-
-def check_sequence(value: Any) -> Any:
-    """Before item validation (raw input): the count only; other types fail later."""
-    limit = active().max_sequence_length
-    if isinstance(value, list) and len(value) > limit:
-        raise _too_long("List", limit, len(value))
     return value
 
 
