@@ -23,7 +23,7 @@ import psutil
 from kato.storage.keys import node_key
 from kato.storage.transfer import export_lines
 from tests.deploy.conftest import production_cmd
-from tests.deploy.edge import nginx_binary, render_config
+from tests.deploy.edge import render_config, start_nginx
 from tests.deploy.procs import Proc, free_port, wait_http
 
 SERVICE_NAME = "kato"
@@ -93,8 +93,7 @@ def _start_nginx(base: Path, upstream_port: int) -> tuple[Proc, str, ssl.SSLCont
         base, [upstream_port], https_port=https_port, rate="100000r/s", log_prefix="nginx-"
     )
     cert = base / "cert.pem"
-    argv = [nginx_binary(), "-c", str(conf), "-p", str(base), "-e", str(base / "nginx-error.log")]
-    proc = Proc([*argv, "-g", "daemon off;"], base, "nginx")
+    proc = start_nginx(conf, base, log_prefix="nginx-")
     tls = ssl.create_default_context(cafile=str(cert))
     url = f"https://127.0.0.1:{https_port}"
     try:

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 from types import ModuleType
 
-from tests.deploy.procs import REPO, free_port
+from tests.deploy.procs import REPO, Proc, free_port
 
 
 def load_renderer() -> ModuleType:
@@ -95,3 +95,10 @@ def render_config(
     conf = base / "nginx.conf"
     conf.write_text(renderer.render(values))
     return conf
+
+
+def start_nginx(conf: Path, base: Path, log_prefix: str = "") -> Proc:
+    """nginx in the foreground on a rendered config, its error log in ``base``."""
+    error_log = str(base / f"{log_prefix}error.log")
+    argv = [nginx_binary(), "-c", str(conf), "-p", str(base), "-e", error_log]
+    return Proc([*argv, "-g", "daemon off;"], base, "nginx")

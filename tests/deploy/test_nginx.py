@@ -19,7 +19,7 @@ from websockets.sync.client import connect
 
 from kato import gunicorn_conf
 from tests.deploy.conftest import Server
-from tests.deploy.edge import load_renderer, nginx_binary, render_config
+from tests.deploy.edge import load_renderer, nginx_binary, render_config, start_nginx
 from tests.deploy.procs import REPO, Proc, free_port, wait_http
 
 pytestmark = pytest.mark.nginx
@@ -69,21 +69,7 @@ def edge(gunicorn_server: Server, tmp_path_factory: pytest.TempPathFactory) -> I
         timeout=60,
     )
     assert check.returncode == 0, check.stderr
-    proc = Proc(
-        [
-            nginx,
-            "-c",
-            str(conf),
-            "-p",
-            str(base),
-            "-e",
-            str(base / "error.log"),
-            "-g",
-            "daemon off;",
-        ],
-        base,
-        "nginx",
-    )
+    proc = start_nginx(conf, base)
     tls = ssl.create_default_context(cafile=str(cert))
     try:
         wait_http(proc, f"https://127.0.0.1:{https_port}/health", verify=tls)

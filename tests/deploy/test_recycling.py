@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from tests.deploy.conftest import production_cmd
-from tests.deploy.edge import nginx_binary, render_config
+from tests.deploy.edge import render_config, start_nginx
 from tests.deploy.procs import Proc, free_port, wait_http
 from tests.deploy.test_images import counter_values, wait_workers
 
@@ -59,21 +59,7 @@ def stack(service_app: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         https_port = free_port()
         conf = render_config(base, [port], https_port=https_port, rate="10000r/s")
         cert = base / "cert.pem"
-        nginx_proc = Proc(
-            [
-                nginx_binary(),
-                "-c",
-                str(conf),
-                "-p",
-                str(base),
-                "-e",
-                str(base / "error.log"),
-                "-g",
-                "daemon off;",
-            ],
-            base,
-            "nginx",
-        )
+        nginx_proc = start_nginx(conf, base)
         tls = ssl.create_default_context(cafile=str(cert))
         wait_http(nginx_proc, f"https://127.0.0.1:{https_port}/health", verify=tls)
         yield Stack(gunicorn, nginx_proc, f"https://127.0.0.1:{https_port}", cert, metrics_dir)
