@@ -123,13 +123,39 @@ def apply_fuzzy_tokens(
     alignment.extras_flat = extras
 
 
-@dataclass(slots=True)
 class EventAlignment:
-    past: list[list[str]]
-    present: list[list[str]]
-    future: list[list[str]]
-    missing: list[list[str]]
-    extras: list[list[str]]
+    """The event lists of §6.6 for one candidate.
+
+    ``present``, ``future`` and ``missing`` are needed for every ensemble member;
+    ``past`` and ``extras`` only for the returned predictions, so those two are
+    built when read.
+    """
+
+    __slots__ = ("_first", "_pattern", "_stm", "future", "missing", "present")
+
+    def __init__(
+        self,
+        pattern: IndexedPattern,
+        stm: list[list[str]],
+        first: int,
+        last: int,
+        matched: set[str],
+    ) -> None:
+        self._pattern = pattern
+        self._stm = stm
+        self._first = first
+        self.present = [list(pattern.event(k)) for k in range(first, last)]
+        self.future = [list(pattern.event(k)) for k in range(last, len(pattern.event_starts) - 1)]
+        self.missing = [[s for s in event if s not in matched] for event in self.present]
+
+    @property
+    def past(self) -> list[list[str]]:
+        return [list(self._pattern.event(k)) for k in range(self._first)]
+
+    @property
+    def extras(self) -> list[list[str]]:
+        present_symbols = {s for event in self.present for s in event}
+        return [[s for s in event if s not in present_symbols] for event in self._stm]
 
 
 def present_events(
@@ -161,14 +187,4 @@ def expand_events(
         len(alignment.present_flat),
         matches[0] if matches else None,
     )
-    events = len(pattern.event_starts) - 1
-    present = [list(pattern.event(k)) for k in range(first, last)]
-    matched = set(matches)
-    present_symbols = {s for event in present for s in event}
-    return EventAlignment(
-        past=[list(pattern.event(k)) for k in range(first)],
-        present=present,
-        future=[list(pattern.event(k)) for k in range(last, events)],
-        missing=[[s for s in event if s not in matched] for event in present],
-        extras=[[s for s in event if s not in present_symbols] for event in stm],
-    )
+    return EventAlignment(pattern, stm, first, last, set(matches))

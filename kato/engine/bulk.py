@@ -42,10 +42,34 @@ class SingleSymbolCandidates:
         return (evidence + confidence) * snr + metrics.fragmentation_term(0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class MultiSymbolCandidates:
+    """Candidates sharing two or more symbols that passed both threshold tests
+    (aligned arrays; scored by :func:`kato.engine.kernels.score_candidates`)."""
+
+    ids: np.ndarray
+    name_keys: np.ndarray
+    scores: np.ndarray
+    lcs: np.ndarray
+    pre: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    @classmethod
+    def passing(
+        cls, ids: np.ndarray, name_keys: np.ndarray, scored: tuple[np.ndarray, ...]
+    ) -> MultiSymbolCandidates:
+        scores, lcs, pre = scored
+        kept = np.isfinite(pre)
+        return cls(ids[kept], name_keys[kept], scores[kept], lcs[kept], pre[kept])
+
+
 def split_by_overlap(
     overlaps: Overlaps, state_length: int, threshold: float
-) -> tuple[SingleSymbolCandidates, list[tuple[int, int]]]:
-    """Score the overlap-1 candidates in bulk; return the others as (id, overlap).
+) -> tuple[SingleSymbolCandidates, np.ndarray]:
+    """Score the overlap-1 candidates in bulk; return the positions (in ``overlaps``)
+    of the others that may still pass.
 
     Patterns whose overlap bound ``2*o/(P+S)`` cannot reach the threshold are
     dropped from both groups.
@@ -65,9 +89,7 @@ def split_by_overlap(
         name_keys=overlaps.name_keys[chosen],
         scores=scores[passing],
     )
-    multi = reachable & (overlaps.overlap > 1)
-    others = list(zip(overlaps.ids[multi].tolist(), overlaps.overlap[multi].tolist(), strict=True))
-    return bulk, others
+    return bulk, np.flatnonzero(reachable & (overlaps.overlap > 1))
 
 
 def top_by_pre_potential(

@@ -15,11 +15,12 @@ import sys
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from kato.engine import kernels
 from kato.engine.ports import KnowledgeBase
 from kato.engine.types import PatternData
 
@@ -127,6 +128,12 @@ class PatternIndex:
         self._by_first: dict[str, list[int]] = {}
         self._lengths = array("i")
         self._name_keys = array("Q")
+        # Integer-coded copies of the patterns for the compiled kernels.
+        self._symbol_codes: dict[str, int] = {}
+        self._codes = array("i")
+        self._code_offsets = array("q", [0])
+        self._starts = array("i")
+        self._start_offsets = array("q", [0])
 
     def _add(self, name: str, data: PatternData) -> None:
         if name in self._by_name:
@@ -152,6 +159,11 @@ class PatternIndex:
                 postings.counts.append(min(counts[symbol], _MAX_COUNT))
                 postings.first_event_lengths.append(min(starts[k + 1] - starts[k], _MAX_COUNT))
         self._by_first.setdefault(pattern.first, []).append(pid)
+        codes = self._symbol_codes
+        self._codes.extend(codes.setdefault(symbol, len(codes)) for symbol in pattern.flat)
+        self._code_offsets.append(len(self._codes))
+        self._starts.extend(starts)
+        self._start_offsets.append(len(self._starts))
 
     # -- queries ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -197,6 +209,36 @@ class PatternIndex:
             first_event_length=first_event_length[ids],
             name_keys=keys[ids],
         )
+
+    def score_candidates(
+        self, ids: np.ndarray, state: Sequence[str], threshold: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(token scores, LCS lengths, pre-potentials) of the patterns ``ids``.
+
+        See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
+        marks a pattern failing the recall threshold.
+        """
+        scores = np.empty(ids.size, dtype=np.float64)
+        lcs = np.empty(ids.size, dtype=np.int64)
+        pre = np.empty(ids.size, dtype=np.float64)
+        with self._lock:
+            codes = self._symbol_codes
+            state_codes = np.array(
+                [codes.get(symbol, kernels.UNKNOWN) for symbol in state], dtype=np.int32
+            )
+            kernels.score_candidates(
+                ids.astype(np.int64),
+                np.frombuffer(self._codes, dtype=np.int32),
+                np.frombuffer(self._code_offsets, dtype=np.int64),
+                np.frombuffer(self._starts, dtype=np.int32),
+                np.frombuffer(self._start_offsets, dtype=np.int64),
+                state_codes,
+                threshold,
+                scores,
+                lcs,
+                pre,
+            )
+        return scores, lcs, pre
 
     def overlaps(self, state: Iterable[str]) -> dict[int, int]:
         """Pattern id -> multiset overlap with ``state``, for patterns sharing a symbol."""

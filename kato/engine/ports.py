@@ -16,6 +16,7 @@ from kato.engine.types import (
     LearnUpdate,
     PatternData,
     PatternRecord,
+    PatternSummary,
     PrecomputedMetrics,
     SymbolStats,
 )
@@ -53,6 +54,14 @@ class KnowledgeBase(Protocol):
 
     def get_patterns(self, names: Iterable[str]) -> dict[str, PatternRecord]:
         """Current records of the named patterns (bare hashes); unknown names are absent."""
+        ...
+
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
+        """Frequency and emotive window of the named patterns; unknown names are absent.
+
+        Predictions need only these (pattern data comes from the index, metadata is
+        never output), so backends can skip decoding the rest.
+        """
         ...
 
     def iter_patterns(self) -> Iterator[PatternRecord]:

@@ -19,7 +19,12 @@ from kato.engine.alignment import (
     flat_diff,
     unaligned,
 )
-from kato.engine.bulk import SingleSymbolCandidates, split_by_overlap, top_by_pre_potential
+from kato.engine.bulk import (
+    MultiSymbolCandidates,
+    SingleSymbolCandidates,
+    split_by_overlap,
+    top_by_pre_potential,
+)
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
@@ -34,7 +39,7 @@ from kato.engine.similarity import (
     token_lcs,
     token_score,
 )
-from kato.engine.types import JSONObject, PatternRecord
+from kato.engine.types import JSONObject, PatternSummary
 
 if TYPE_CHECKING:
     from kato.engine.node import NodeEngine
@@ -139,7 +144,7 @@ class _Candidate:
     confidence: float
     snr: float
     fragmentation: float
-    record: PatternRecord | None = None
+    summary: PatternSummary | None = None
 
     @property
     def name(self) -> str:
@@ -215,8 +220,6 @@ def _prune(candidates: list[_Candidate], keep: int) -> list[_Candidate]:
 
 def _ensemble(
     scored: list[_Scored],
-    bulk: SingleSymbolCandidates | None,
-    index: PatternIndex,
     stm: list[list[str]],
     matcher: BlockMatcher,
     config: EngineConfig,
@@ -225,19 +228,65 @@ def _ensemble(
     """Align the scored candidates and prune to 3K (§6.11), in name order.
 
     With more than 3K candidates, the pre-potential of each is computed from block
-    positions alone (in bulk for the single-symbol ones) and only the 3K survivors
-    are fully aligned: the result is exactly that of aligning everything first,
-    which is what ``brute_force`` does.
+    positions alone and only the 3K survivors are fully aligned: the result is
+    exactly that of aligning everything first, which is what ``brute_force`` does.
     """
     keep = 3 * config.max_predictions
-    bulk_size = len(bulk) if bulk is not None else 0
     fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
-    if len(scored) + bulk_size > keep and not fuzzy and not brute_force:
-        scored = _survivors(scored, bulk, index, matcher, config, keep)
-    elif bulk is not None:
-        scored = _materialise(bulk, index, matcher, range(bulk_size)) + scored
+    if len(scored) > keep and not fuzzy and not brute_force:
+        scored = _survivors(scored, matcher, config, keep)
+    return _aligned(scored, stm, matcher, config)
+
+
+def _aligned(
+    scored: list[_Scored], stm: list[list[str]], matcher: BlockMatcher, config: EngineConfig
+) -> list[_Candidate]:
+    """Fully aligned candidates, pruned to 3K by their pre-potentials, in name order."""
     evaluated = [c for s in scored if (c := _evaluate(s, stm, matcher, config))]
-    return sorted(_prune(evaluated, keep), key=lambda c: c.name)
+    return sorted(_prune(evaluated, 3 * config.max_predictions), key=lambda c: c.name)
+
+
+def _indexed_ensemble(
+    index: PatternIndex,
+    state: list[str],
+    stm: list[list[str]],
+    matcher: BlockMatcher,
+    config: EngineConfig,
+) -> list[_Candidate]:
+    """:func:`_ensemble` for the indexed token search, candidates scored in bulk.
+
+    Overlap-1 candidates are scored in closed form (:mod:`kato.engine.bulk`), the
+    others by the compiled kernel (:mod:`kato.engine.kernels`); with more than 3K
+    of them, only the 3K best pre-potentials are aligned.
+    """
+    overlaps = index.overlap_arrays(state)
+    threshold = config.recall_threshold
+    bulk, positions = split_by_overlap(overlaps, len(state), threshold)
+    ids = overlaps.ids[positions]
+    multi = MultiSymbolCandidates.passing(
+        ids, overlaps.name_keys[positions], index.score_candidates(ids, state, threshold)
+    )
+    keep = 3 * config.max_predictions
+    fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
+    if len(bulk) + len(multi) <= keep or fuzzy:
+        chosen_bulk: Iterable[int] = range(len(bulk))
+        chosen_multi: Iterable[int] = range(len(multi))
+    else:
+        all_ids = np.concatenate([bulk.ids, multi.ids])
+        chosen = top_by_pre_potential(
+            np.concatenate([bulk.pre_potentials(len(state)), multi.pre]),
+            np.concatenate([bulk.name_keys, multi.name_keys]),
+            keep,
+            lambda position: index.pattern(int(all_ids[position])).name,
+        ).tolist()
+        offset = len(bulk)
+        chosen_bulk = (p for p in chosen if p < offset)
+        chosen_multi = [p - offset for p in chosen if p >= offset]
+    scored = _materialise(bulk, index, matcher, chosen_bulk) + [
+        _Scored(index.pattern(int(multi.ids[p])), float(multi.scores[p]), int(multi.lcs[p]))
+        for p in chosen_multi
+    ]
+    return _aligned(scored, stm, matcher, config)
 
 
 def _materialise(
@@ -257,12 +306,7 @@ def _materialise(
 
 
 def _survivors(
-    scored: list[_Scored],
-    bulk: SingleSymbolCandidates | None,
-    index: PatternIndex,
-    matcher: BlockMatcher,
-    config: EngineConfig,
-    keep: int,
+    scored: list[_Scored], matcher: BlockMatcher, config: EngineConfig, keep: int
 ) -> list[_Scored]:
     """The ``keep`` candidates with the best pre-potentials (ties by name)."""
     symbols = set(matcher.b)
@@ -276,28 +320,17 @@ def _survivors(
         if pre is not None:
             aligned.append(s)
             values.append(pre)
-    keys = np.array([name_key(s.pattern.name) for s in aligned], dtype=np.uint64)
-    pre = np.array(values, dtype=np.float64)
-    offset = 0
-    if bulk is not None:
-        offset = len(bulk)
-        pre = np.concatenate([bulk.pre_potentials(len(matcher.b)), pre])
-        keys = np.concatenate([bulk.name_keys, keys])
-
-    def name_of(position: int) -> str:
-        if position < offset:
-            return index.pattern(int(bulk.ids[position])).name  # type: ignore[union-attr]
-        return aligned[position - offset].pattern.name
-
-    chosen = top_by_pre_potential(pre, keys, keep, name_of).tolist()
-    survivors = [aligned[p - offset] for p in chosen if p >= offset]
-    if bulk is not None:
-        survivors += _materialise(bulk, index, matcher, (p for p in chosen if p < offset))
-    return survivors
+    chosen = top_by_pre_potential(
+        np.array(values, dtype=np.float64),
+        np.array([name_key(s.pattern.name) for s in aligned], dtype=np.uint64),
+        keep,
+        lambda position: aligned[position].pattern.name,
+    )
+    return [aligned[p] for p in chosen.tolist()]
 
 
-def _frequency(record: PatternRecord) -> int:
-    return record.frequency if record.frequency > 0 else 1
+def _frequency(summary: PatternSummary) -> int:
+    return summary.frequency if summary.frequency > 0 else 1
 
 
 def _affinity_weights(kb: KnowledgeBase, symbols: Iterable[str], emotive: str) -> dict[str, float]:
@@ -318,24 +351,20 @@ def _multi_symbol(
     brute_force: bool,
 ) -> tuple[list[JSONObject], list[JSONObject]]:
     index = engine.index
-    bulk: SingleSymbolCandidates | None = None
+    matcher = BlockMatcher(state)
     if _indexed_token_search(config, brute_force):
-        bulk, others = split_by_overlap(
-            index.overlap_arrays(state), len(state), config.recall_threshold
-        )
-        scored = _score(index, dict(others), state, config)
+        ensemble = _indexed_ensemble(index, state, stm, matcher, config)
     else:
         pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
-        scored = _score(index, pool, state, config)
-    ensemble = _ensemble(scored, bulk, index, stm, BlockMatcher(state), config, brute_force)
+        ensemble = _ensemble(_score(index, pool, state, config), stm, matcher, config, brute_force)
     if not ensemble:
         return [], []
 
     kb = engine.kb
-    records = kb.get_patterns(c.name for c in ensemble)
-    ensemble = [c for c in ensemble if c.name in records]
+    summaries = kb.pattern_summaries(c.name for c in ensemble)
+    ensemble = [c for c in ensemble if c.name in summaries]
     for c in ensemble:
-        c.record = records[c.name]
+        c.summary = summaries[c.name]
     if not ensemble:
         return [], []
     stats = kb.global_stats()
@@ -343,7 +372,7 @@ def _multi_symbol(
     distinct_count = stats.distinct_symbols
     total_frequency = 0
     for c in ensemble:
-        total_frequency += _frequency(c.record)  # type: ignore[arg-type]
+        total_frequency += _frequency(c.summary)  # type: ignore[arg-type]
 
     spc_symbols: dict[str, None] = {}
     for c in ensemble:
@@ -408,8 +437,8 @@ class _EnsembleContext:
 
     def core(self, c: _Candidate) -> JSONObject:
         """The fields ranking and the ensemble quantities need."""
-        assert c.record is not None
-        frequency = _frequency(c.record)
+        assert c.summary is not None
+        frequency = _frequency(c.summary)
         present = [s for event in c.events.present for s in event]
         itfdf = metrics.itfdf_similarity(
             present, self.state_vector, self.spc, frequency, self.total_frequency
@@ -448,7 +477,7 @@ class _EnsembleContext:
 
     def complete(self, core: JSONObject, c: _Candidate) -> JSONObject:
         """The output object of §6.18, in its key order."""
-        assert c.record is not None
+        assert c.summary is not None
         present = [s for event in c.events.present for s in event]
         stored = self.precomputed.get(c.name)
         if stored is not None:
@@ -464,7 +493,7 @@ class _EnsembleContext:
             "type": "prototypical",
             "name": c.name,
             "frequency": core["frequency"],
-            "emotives": average_emotives(c.record.emotives),
+            "emotives": average_emotives(c.summary.emotives),
             "matches": list(c.alignment.matches),
             "past": c.events.past,
             "present": c.events.present,
@@ -577,13 +606,13 @@ def _fast_path(
     )
     if not patterns:
         return []
-    records = kb.get_patterns(p.name for p in patterns)
-    patterns = [p for p in patterns if p.name in records]
+    summaries = kb.pattern_summaries(p.name for p in patterns)
+    patterns = [p for p in patterns if p.name in summaries]
     weights = None
     if config.affinity_emotive:
         tokens = [symbol, *(s for p in patterns for s in p.flat)]
         weights = _affinity_weights(kb, tokens, config.affinity_emotive)
-    objects = [_fast_path_object(p, records[p.name], symbol, config, weights) for p in patterns]
+    objects = [_fast_path_object(p, summaries[p.name], symbol, config, weights) for p in patterns]
     rank_field = (
         config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
     )
@@ -592,7 +621,7 @@ def _fast_path(
 
 def _fast_path_object(
     pattern: IndexedPattern,
-    record: PatternRecord,
+    summary: PatternSummary,
     symbol: str,
     config: EngineConfig,
     weights: dict[str, float] | None,
@@ -623,8 +652,8 @@ def _fast_path_object(
         "name": pattern.name,
         "pattern_data": [list(event) for event in pattern.data],
         "length": pattern.length,
-        "frequency": _frequency(record),
-        "emotives": average_emotives(record.emotives),
+        "frequency": _frequency(summary),
+        "emotives": average_emotives(summary.emotives),
         "matches": matches,
         "missing": missing,
         "present": present,

@@ -100,6 +100,14 @@ class PatternRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PatternSummary:
+    """What a prediction reads of a stored pattern besides its (immutable, indexed) data."""
+
+    frequency: int
+    emotives: list[Emotives]
+
+
+@dataclass(frozen=True, slots=True)
 class PrecomputedMetrics:
     """Per-pattern values written by finalize-training (engine §5.12)."""
 

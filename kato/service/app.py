@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
+from kato.engine import kernels
 from kato.service import (
     auth,
     limits,
@@ -80,7 +81,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:  # open storage now so the first request is not the one that pays for it
+        # compile the engine's kernels and open storage now, so that the first
+        # request is not the one that pays for them
+        await run_in_threadpool(kernels.warm_up)
+        try:
             await run_in_threadpool(lambda: context.backend)
         except StorageUnavailableError as exc:
             logging.getLogger("kato.service").warning("storage not ready at startup: %s", exc)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
+from kato.service.json_response import KatoJSONResponse
 from kato.service.models import (
     SESSION_RESPONSES,
     CognitionDataResponse,
@@ -47,15 +48,18 @@ def get_predictions(
         engine = context.engine(record.node_id)
         result = engine.predict(record.state.stm, context.session_config(record.config))
     context.monitoring.predicted()
-    return {
-        "predictions": result.predictions,
-        "future_potentials": result.future_potentials,
-        "session_id": session_id,
-        "processor_id": None,
-        "count": len(result.predictions),
-        "time": None,
-        "unique_id": None,
-    }
+    # A Response skips FastAPI's generic walk over the (large) body before encoding.
+    return KatoJSONResponse(
+        {
+            "predictions": result.predictions,
+            "future_potentials": result.future_potentials,
+            "session_id": session_id,
+            "processor_id": None,
+            "count": len(result.predictions),
+            "time": None,
+            "unique_id": None,
+        }
+    )
 
 
 @router.get(

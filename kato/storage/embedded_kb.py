@@ -13,6 +13,7 @@ from kato.engine.types import (
     LearnUpdate,
     PatternData,
     PatternRecord,
+    PatternSummary,
     PrecomputedMetrics,
     SymbolStats,
 )
@@ -117,6 +118,19 @@ class SqliteKnowledgeBase:
                 )
                 for row in conn.execute(query, (self._node, *part)):
                     found[row[0]] = _record(*row)
+        return {n: found[n] for n in wanted if n in found}
+
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
+        wanted = [n for n in dict.fromkeys(names) if encodable(n)]
+        found: dict[str, PatternSummary] = {}
+        with self._db.read() as conn:
+            for part in chunks(wanted):
+                query = (
+                    "SELECT name, frequency, emotives FROM patterns "
+                    f"WHERE node = ? AND name IN ({placeholders(len(part))})"
+                )
+                for name, frequency, emotives in conn.execute(query, (self._node, *part)):
+                    found[name] = PatternSummary(frequency, loads(emotives))
         return {n: found[n] for n in wanted if n in found}
 
     def iter_patterns(self) -> Iterator[PatternRecord]:

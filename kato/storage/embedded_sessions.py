@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from kato.storage.embedded_codec import key_bytes, session_bytes, session_record
 from kato.storage.embedded_locks import SessionLocks
@@ -68,11 +69,12 @@ class SqliteSessionStore:
     def save(self, record: SessionRecord) -> None:
         self._write(record)
 
-    def _load(self, session_id: str) -> tuple[SessionStatus, bytes | None]:
+    def _load(self, session_id: str, column: str) -> tuple[SessionStatus, Any]:
+        """The session's status and, when live, ``column`` of its row."""
         key = key_bytes(session_id)
         with self._db.read() as conn:
             row = conn.execute(
-                "SELECT expires_at, record FROM sessions WHERE session_id = ?", (key,)
+                f"SELECT expires_at, {column} FROM sessions WHERE session_id = ?", (key,)
             ).fetchone()
         if row is None:
             return "missing", None
@@ -86,11 +88,12 @@ class SqliteSessionStore:
         return "live", row[1]
 
     def get(self, session_id: str) -> SessionRecord | None:
-        _, data = self._load(session_id)
+        _, data = self._load(session_id, "record")
         return None if data is None else session_record(data)
 
     def status(self, session_id: str) -> SessionStatus:
-        return self._load(session_id)[0]
+        # expires_at again rather than the record: the guard only needs the status
+        return self._load(session_id, "expires_at")[0]
 
     def delete(self, session_id: str) -> bool:
         with self._db.write() as conn:

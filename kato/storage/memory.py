@@ -20,6 +20,7 @@ from kato.engine.types import (
     LearnUpdate,
     PatternData,
     PatternRecord,
+    PatternSummary,
     PrecomputedMetrics,
     SymbolStats,
 )
@@ -81,6 +82,14 @@ class MemoryKnowledgeBase:
                 name: copy.deepcopy(self._patterns[name])
                 for name in names
                 if name in self._patterns
+            }
+
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
+        with self._lock:
+            return {
+                name: PatternSummary(record.frequency, copy.deepcopy(record.emotives))
+                for name in names
+                if (record := self._patterns.get(name)) is not None
             }
 
     def iter_patterns(self) -> Iterator[PatternRecord]:

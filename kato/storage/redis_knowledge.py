@@ -41,6 +41,7 @@ from kato.engine.types import (
     LearnUpdate,
     PatternData,
     PatternRecord,
+    PatternSummary,
     PrecomputedMetrics,
     SymbolStats,
 )
@@ -179,6 +180,21 @@ class RedisKnowledgeBase:
             )
             for name, freq, emo, md in live
             if name in data
+        }
+
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        with redis_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hmget(self._keys.frequency, wanted)
+            pipe.hmget(self._keys.emotives, wanted)
+            freqs, emotives = pipe.execute()
+        return {
+            name: PatternSummary(int(freq), loads(emo) if emo is not None else [])
+            for name, freq, emo in zip(wanted, freqs, emotives, strict=True)
+            if freq is not None
         }
 
     def iter_patterns(self) -> Iterator[PatternRecord]:

@@ -7,7 +7,13 @@ import threading
 import pytest
 
 from kato.engine.ports import KnowledgeBase
-from kato.engine.types import GlobalStats, PatternRecord, PrecomputedMetrics, SymbolStats
+from kato.engine.types import (
+    GlobalStats,
+    PatternRecord,
+    PatternSummary,
+    PrecomputedMetrics,
+    SymbolStats,
+)
 from kato.storage.ports import Backend
 from tests.contract.helpers import learn, make_update, merge_for
 
@@ -32,6 +38,7 @@ def test_empty_node(kb: KnowledgeBase) -> None:
     assert kb.patterns_since(0) == []
     assert list(kb.iter_patterns()) == []
     assert kb.get_patterns(["0" * 40]) == {}
+    assert kb.pattern_summaries(["0" * 40]) == {}
     assert kb.all_symbol_stats() == []
     assert kb.all_affinities() == {}
     assert kb.pattern_member_frequencies(["a"]) == {}
@@ -76,6 +83,9 @@ def test_relearn_counts_frequency_not_membership(kb: KnowledgeBase) -> None:
     record = kb.get_patterns([update.name])[update.name]
     assert record.frequency == 2
     assert record.emotives == [{"v": x} for x in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    assert kb.pattern_summaries(["f" * 40, update.name]) == {
+        update.name: PatternSummary(2, record.emotives)
+    }
     assert kb.global_stats() == GlobalStats(1, 1, 6, 2)
     assert kb.symbol_frequencies(["a", "b"]) == {"a": 4, "b": 2}
     assert kb.pattern_member_frequencies(["a", "b"]) == {"a": 1, "b": 1}

@@ -1,0 +1,251 @@
+"""Compiled inner loops of the indexed candidate search.
+
+Candidates that share two or more symbols with the state cannot be scored in
+closed form (see :mod:`kato.engine.bulk`): each needs its LCS, the greedy
+matcher's blocks and the event boundaries around them. Written in Python that is
+tens of microseconds per candidate, and a low recall threshold leaves tens of
+thousands of them at N = 100,000. These functions do the same work on integer
+symbol codes, compiled by numba.
+
+Each function mirrors Python code of the engine operation for operation, so the
+results are the same integers and bit-identical floats (binary64, no fast-math):
+
+* :func:`lcs_length` — :func:`kato.engine.similarity.token_lcs`;
+* :func:`_blocks` — :meth:`kato.engine.matcher.BlockMatcher.blocks` (difflib);
+* :func:`score_candidates` — the threshold tests of ``similarity.passes_threshold``
+  and :func:`kato.engine.pruning.pre_potential`.
+
+``tests/engine/test_kernels.py`` compares them with the Python code, and the
+indexed-versus-brute-force property test covers them end to end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Symbol code of a state symbol that no pattern holds: it matches nothing.
+UNKNOWN = -1
+
+
+@njit(cache=True, nogil=True)
+def lcs_length(a: np.ndarray, b: np.ndarray, row: np.ndarray) -> int:
+    """Longest common subsequence of two code arrays (``row`` is scratch, len(b)+1)."""
+    n = b.size
+    for j in range(n + 1):
+        row[j] = 0
+    for i in range(a.size):
+        x = a[i]
+        diagonal = 0
+        for j in range(n):
+            up = row[j + 1]
+            if x == b[j]:
+                row[j + 1] = diagonal + 1
+            elif row[j] > up:
+                row[j + 1] = row[j]
+            diagonal = up
+    return row[n]
+
+
+@njit(cache=True, nogil=True)
+def _longest_match(
+    a: np.ndarray,
+    b: np.ndarray,
+    alo: int,
+    ahi: int,
+    blo: int,
+    bhi: int,
+    run: np.ndarray,
+    new_run: np.ndarray,
+) -> tuple[int, int, int]:
+    """difflib's ``find_longest_match`` without junk: smallest i, then smallest j.
+
+    ``run[j + 1]`` is the length of the run ending at ``(i - 1, j)``.
+    """
+    best_i, best_j, best_size = alo, blo, 0
+    for j in range(blo, bhi + 1):
+        run[j] = 0
+    for i in range(alo, ahi):
+        x = a[i]
+        for j in range(blo, bhi):
+            if b[j] == x:
+                k = run[j] + 1
+                new_run[j + 1] = k
+                if k > best_size:
+                    best_i, best_j, best_size = i - k + 1, j - k + 1, k
+            else:
+                new_run[j + 1] = 0
+        for j in range(blo + 1, bhi + 1):
+            run[j] = new_run[j]
+    while best_i > alo and best_j > blo and a[best_i - 1] == b[best_j - 1]:
+        best_i, best_j, best_size = best_i - 1, best_j - 1, best_size + 1
+    while best_i + best_size < ahi and best_j + best_size < bhi:
+        if a[best_i + best_size] != b[best_j + best_size]:
+            break
+        best_size += 1
+    return best_i, best_j, best_size
+
+
+@njit(cache=True, nogil=True)
+def _blocks(a: np.ndarray, b: np.ndarray, scratch: np.ndarray, out: np.ndarray) -> int:
+    """The merged matching blocks of ``(a, b)`` into ``out`` rows ``(i, j, k)``; their count.
+
+    ``scratch`` is an int64 array of at least ``6 * (len(a) + len(b) + 2)`` items.
+    """
+    na, nb = a.size, b.size
+    width = nb + 1
+    run = scratch[:width]
+    new_run = scratch[width : 2 * width]
+    depth = (scratch.size - 2 * width) // 4
+    stack = scratch[2 * width : 2 * width + 4 * depth].reshape(depth, 4)
+    stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3] = 0, na, 0, nb
+    top = 1
+    found = 0
+    while top > 0:
+        top -= 1
+        alo, ahi, blo, bhi = stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3]
+        i, j, k = _longest_match(a, b, alo, ahi, blo, bhi, run, new_run)
+        if k:
+            out[found, 0], out[found, 1], out[found, 2] = i, j, k
+            found += 1
+            if alo < i and blo < j:
+                stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3] = alo, i, blo, j
+                top += 1
+            if i + k < ahi and j + k < bhi:
+                stack[top, 0], stack[top, 1], stack[top, 2], stack[top, 3] = i + k, ahi, j + k, bhi
+                top += 1
+    # Blocks never overlap in ``a``, so ordering by i is difflib's tuple sort.
+    for x in range(1, found):
+        i, j, k = out[x, 0], out[x, 1], out[x, 2]
+        y = x - 1
+        while y >= 0 and out[y, 0] > i:
+            out[y + 1, 0], out[y + 1, 1], out[y + 1, 2] = out[y, 0], out[y, 1], out[y, 2]
+            y -= 1
+        out[y + 1, 0], out[y + 1, 1], out[y + 1, 2] = i, j, k
+    merged = 0
+    i1 = j1 = k1 = 0
+    for x in range(found):
+        i2, j2, k2 = out[x, 0], out[x, 1], out[x, 2]
+        if i1 + k1 == i2 and j1 + k1 == j2:
+            k1 += k2
+        else:
+            if k1:
+                out[merged, 0], out[merged, 1], out[merged, 2] = i1, j1, k1
+                merged += 1
+            i1, j1, k1 = i2, j2, k2
+    if k1:
+        out[merged, 0], out[merged, 1], out[merged, 2] = i1, j1, k1
+        merged += 1
+    return merged
+
+
+@njit(cache=True, nogil=True)
+def _present_length(codes: np.ndarray, starts: np.ndarray, i0: int, end: int) -> int:
+    """Symbols of the present events for the flat present ``[i0, end)`` (alignment §6.6).
+
+    ``starts`` are the event starts with the pattern length appended.
+    """
+    events = starts.size - 1
+    first = 0
+    while first <= events and starts[first] < i0:
+        first += 1
+    last = first
+    while last <= events and starts[last] < end:
+        last += 1
+    if first > 0:
+        x = codes[i0]
+        for s in range(starts[first - 1], starts[first]):
+            if codes[s] == x:
+                first -= 1
+                break
+    return starts[last] - starts[first]
+
+
+@njit(cache=True, nogil=True)
+def score_candidates(
+    candidates: np.ndarray,
+    codes: np.ndarray,
+    code_offsets: np.ndarray,
+    starts: np.ndarray,
+    start_offsets: np.ndarray,
+    state: np.ndarray,
+    threshold: float,
+    scores: np.ndarray,
+    lcs: np.ndarray,
+    pre: np.ndarray,
+) -> None:
+    """Token score, LCS and pre-potential of each candidate pattern id.
+
+    A candidate failing either threshold test of §6.3, or without a block, gets
+    ``pre = -inf``.
+    """
+    size = state.size
+    longest = 0
+    for c in range(candidates.size):
+        p = candidates[c]
+        length = code_offsets[p + 1] - code_offsets[p]
+        longest = max(longest, length)
+    row = np.zeros(size + 1, np.int64)
+    scratch = np.zeros(6 * (longest + size + 2), np.int64)
+    blocks = np.zeros((longest + size + 1, 3), np.int64)
+    floor = threshold * 100.0 - 1e-6
+    for c in range(candidates.size):
+        p = candidates[c]
+        a = codes[code_offsets[p] : code_offsets[p + 1]]
+        length = a.size
+        common = lcs_length(a, state, row)
+        score = ((2.0 * common) / (length + size)) * 100.0
+        scores[c] = score
+        lcs[c] = common
+        pre[c] = -np.inf
+        if not (score >= floor and score / 100.0 >= threshold):
+            continue
+        count = _blocks(a, state, scratch, blocks)
+        if count == 0:
+            continue
+        matched = 0
+        for x in range(count):
+            matched += blocks[x, 2]
+        i0 = blocks[0, 0]
+        end = blocks[count - 1, 0] + blocks[count - 1, 2]
+        present = _present_length(a, starts[start_offsets[p] : start_offsets[p + 1]], i0, end)
+        evidence = matched / length
+        confidence = 0.0 if present == 0 else matched / present
+        extras = size - matched
+        denominator = 2.0 * matched + extras
+        snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
+        fragmentation = float(count - 1)
+        term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
+        pre[c] = (evidence + confidence) * snr + term
+
+
+@njit(cache=True, nogil=True)
+def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The merged matching blocks of two code arrays as rows ``(i, j, k)``."""
+    scratch = np.zeros(6 * (a.size + b.size + 2), np.int64)
+    out = np.zeros((a.size + b.size + 1, 3), np.int64)
+    count = _blocks(a, b, scratch, out)
+    return out[:count].copy()
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel now, not on the first request."""
+    codes = np.array([0, 1, 0], dtype=np.int32)
+    offsets = np.array([0, 3], dtype=np.int64)
+    starts = np.array([0, 2, 3], dtype=np.int32)
+    start_offsets = np.array([0, 3], dtype=np.int64)
+    out_f = np.empty(1, dtype=np.float64)
+    out_i = np.empty(1, dtype=np.int64)
+    score_candidates(
+        np.zeros(1, dtype=np.int64),
+        codes,
+        offsets,
+        starts,
+        start_offsets,
+        codes[:2].copy(),
+        0.1,
+        out_f,
+        out_i,
+        out_f.copy(),
+    )
+    blocks_of(codes, codes)

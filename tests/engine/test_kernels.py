@@ -1,0 +1,62 @@
+"""The compiled kernels compute exactly what the Python engine code computes."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kato.engine import kernels, pruning
+from kato.engine.index import PatternIndex
+from kato.engine.matcher import BlockMatcher
+from kato.engine.similarity import passes_threshold, state_ids, token_lcs, token_score
+from kato.storage.memory import MemoryKnowledgeBase
+from tests.contract.helpers import learn
+
+CODES = st.lists(st.integers(min_value=0, max_value=5), max_size=14)
+SYMBOLS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
+EVENT = st.lists(SYMBOLS, min_size=1, max_size=3)
+PATTERN = st.lists(EVENT, min_size=1, max_size=5).filter(lambda p: sum(map(len, p)) >= 2)
+
+
+def _codes(values: list[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int32)
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=CODES, b=CODES)
+def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> None:
+    blocks = [tuple(row) for row in kernels.blocks_of(_codes(a), _codes(b)).tolist()]
+    assert blocks == BlockMatcher(b).blocks(a)
+    row = np.zeros(len(b) + 1, dtype=np.int64)
+    ids = {value: value for value in b}
+    assert kernels.lcs_length(_codes(a), _codes(b), row) == token_lcs(a, b, ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    patterns=st.lists(PATTERN, min_size=1, max_size=8),
+    state=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2),
+    threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
+)
+def test_score_candidates_matches_threshold_and_pre_potential(
+    patterns: list[list[list[str]]], state: list[str], threshold: float
+) -> None:
+    kb = MemoryKnowledgeBase()
+    for pattern in patterns:
+        learn(kb, pattern)
+    index = PatternIndex()
+    index.sync(kb)
+    ids = np.arange(len(index), dtype=np.int64)
+    scores, lcs, pre = index.score_candidates(ids, state, threshold)
+    matcher = BlockMatcher(state)
+    for pid in range(len(index)):
+        pattern = index.pattern(pid)
+        common = token_lcs(pattern.flat, state, state_ids(state))
+        score = token_score(common, pattern.length, len(state))
+        assert (lcs[pid], scores[pid]) == (common, score)
+        blocks = pruning.candidate_blocks(pattern, common, matcher, set(state))
+        expected = pruning.pre_potential(pattern, blocks, len(state), keep_unaligned=False)
+        if not passes_threshold(score, threshold):
+            expected = None
+        assert (None if pre[pid] == -np.inf else float(pre[pid])) == expected
