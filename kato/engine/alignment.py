@@ -41,9 +41,9 @@ class FlatAlignment:
 
     blocks: list[Block]
     matches: list[str]
-    past_flat: list[str]
-    present_flat: list[str]
-    extras_flat: list[str]  # flat-diff extras (only their count and weights are used)
+    past_length: int  # len(past_flat)
+    present_length: int  # len(present_flat)
+    extras_count: int  # len(extras_flat) of the flat diff: only the count is ever used
     anomalies: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -55,8 +55,9 @@ def flat_alignment(
     The flat diff of ``(present_flat, state)`` finds exactly the blocks of
     ``(pattern, state)`` (they all lie in the present region, and the matcher's
     choices inside it are the same), so its extras are the state items outside
-    those blocks; no second matcher run is needed (property-tested). ``blocks`` may
-    be given when the caller already ran the matcher.
+    those blocks and their count is ``S - matched``; no second matcher run is
+    needed (property-tested). ``blocks`` may be given when the caller already ran
+    the matcher.
     """
     if blocks is None:
         blocks = state.blocks(pattern)
@@ -69,19 +70,10 @@ def flat_alignment(
     return FlatAlignment(
         blocks=blocks,
         matches=matches,
-        past_flat=list(pattern[:i0]),
-        present_flat=list(pattern[i0 : i1 + k1]),
-        extras_flat=outside_blocks(b, blocks),
+        past_length=i0,
+        present_length=i1 + k1 - i0,
+        extras_count=len(b) - len(matches),
     )
-
-
-def outside_blocks(b: Sequence[str], blocks: list[Block]) -> list[str]:
-    """Items of ``b`` not covered by the blocks' ``b`` ranges."""
-    covered = [False] * len(b)
-    for _, j, size in blocks:
-        for k in range(j, j + size):
-            covered[k] = True
-    return [item for item, hit in zip(b, covered, strict=True) if not hit]
 
 
 def unaligned(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment:
@@ -89,9 +81,9 @@ def unaligned(pattern: Sequence[str], state: BlockMatcher) -> FlatAlignment:
     return FlatAlignment(
         blocks=[],
         matches=[],
-        past_flat=[],
-        present_flat=list(pattern),
-        extras_flat=list(state.b),  # no block: nothing of the state is matched
+        past_length=0,
+        present_length=len(pattern),
+        extras_count=len(state.b),  # no block: nothing of the state is matched
     )
 
 
@@ -120,18 +112,17 @@ def apply_fuzzy_tokens(
             )
     alignment.matches = matches
     alignment.anomalies = anomalies
-    alignment.extras_flat = extras
+    alignment.extras_count = len(extras)
 
 
 class EventAlignment:
-    """The event lists of §6.6 for one candidate.
+    """The event lists of §6.6 for one returned prediction.
 
-    ``present``, ``future`` and ``missing`` are needed for every ensemble member;
-    ``past`` and ``extras`` only for the returned predictions, so those two are
-    built when read.
+    Ensemble members that are not returned never need them: the ensemble works
+    from the present range alone (see ``kato.engine.prediction``).
     """
 
-    __slots__ = ("_first", "_pattern", "_stm", "future", "missing", "present")
+    __slots__ = ("extras", "future", "missing", "past", "present")
 
     def __init__(
         self,
@@ -141,21 +132,12 @@ class EventAlignment:
         last: int,
         matched: set[str],
     ) -> None:
-        self._pattern = pattern
-        self._stm = stm
-        self._first = first
+        self.past = [list(pattern.event(k)) for k in range(first)]
         self.present = [list(pattern.event(k)) for k in range(first, last)]
-        self.future = [list(pattern.event(k)) for k in range(last, len(pattern.event_starts) - 1)]
+        self.future = [list(pattern.event(k)) for k in range(last, pattern.event_count)]
         self.missing = [[s for s in event if s not in matched] for event in self.present]
-
-    @property
-    def past(self) -> list[list[str]]:
-        return [list(self._pattern.event(k)) for k in range(self._first)]
-
-    @property
-    def extras(self) -> list[list[str]]:
-        present_symbols = {s for event in self.present for s in event}
-        return [[s for s in event if s not in present_symbols] for event in self._stm]
+        present_symbols = set(pattern.symbols(first, last))
+        self.extras = [[s for s in event if s not in present_symbols] for event in stm]
 
 
 def present_events(
@@ -176,15 +158,12 @@ def present_events(
     return first, last
 
 
-def expand_events(
-    pattern: IndexedPattern, stm: list[list[str]], alignment: FlatAlignment
-) -> EventAlignment:
-    """Event expansion with the by-value fix-up, then event-aligned missing/extras (§6.6)."""
+def present_range(pattern: IndexedPattern, alignment: FlatAlignment) -> tuple[int, int]:
+    """The present events ``[first, last)`` of a flat alignment (§6.6), fix-up included."""
     matches = alignment.matches
-    first, last = present_events(
+    return present_events(
         pattern,
-        len(alignment.past_flat),
-        len(alignment.present_flat),
+        alignment.past_length,
+        alignment.present_length,
         matches[0] if matches else None,
     )
-    return EventAlignment(pattern, stm, first, last, set(matches))

@@ -28,7 +28,7 @@ from kato.engine.types import PatternData
 class IndexedPattern:
     """Immutable facts about one stored pattern, precomputed once per worker."""
 
-    __slots__ = ("event_starts", "flat", "joined_length", "name")
+    __slots__ = ("_sorted_events", "event_starts", "flat", "joined_length", "name")
 
     def __init__(self, name: str, data: PatternData) -> None:
         self.name = name
@@ -39,6 +39,7 @@ class IndexedPattern:
         for event in data:
             starts.append(starts[-1] + len(event))
         self.event_starts = tuple(starts)
+        self._sorted_events: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def length(self) -> int:
@@ -56,6 +57,23 @@ class IndexedPattern:
 
     def event(self, k: int) -> tuple[str, ...]:
         return self.flat[self.event_starts[k] : self.event_starts[k + 1]]
+
+    @property
+    def event_count(self) -> int:
+        return len(self.event_starts) - 1
+
+    def symbols(self, first: int, last: int) -> tuple[str, ...]:
+        """The flat symbols of events ``[first, last)``."""
+        return self.flat[self.event_starts[first] : self.event_starts[last]]
+
+    @property
+    def sorted_events(self) -> tuple[tuple[str, ...], ...]:
+        """Each event's symbols sorted (the future-grouping key of §6.14), built once."""
+        if self._sorted_events is None:
+            self._sorted_events = tuple(
+                tuple(sorted(self.event(k))) for k in range(self.event_count)
+            )
+        return self._sorted_events
 
     @property
     def distinct(self) -> dict[str, int]:

@@ -126,7 +126,9 @@ def itfdf_similarity(
     pattern-only and state-only terms of the dot product are skipped, and the state's
     norm is computed once per ensemble (:class:`StateVector`).
     """
-    present_counts = Counter(present)
+    present_counts: dict[str, int] = {}
+    for symbol in present:
+        present_counts[symbol] = present_counts.get(symbol, 0) + 1
     dot = 0.0
     norm_p = 0.0
     for symbol in sorted(present_counts):

@@ -14,9 +14,9 @@ from kato.engine.alignment import (
     EventAlignment,
     FlatAlignment,
     apply_fuzzy_tokens,
-    expand_events,
     flat_alignment,
     flat_diff,
+    present_range,
     unaligned,
 )
 from kato.engine.bulk import (
@@ -136,10 +136,13 @@ class _Scored:
 
 @dataclass(slots=True)
 class _Candidate:
+    """An aligned ensemble member: its present events are ``[first, last)`` (§6.6)."""
+
     pattern: IndexedPattern
     similarity: float
     alignment: FlatAlignment
-    events: EventAlignment
+    first: int
+    last: int
     evidence: float
     confidence: float
     snr: float
@@ -153,6 +156,25 @@ class _Candidate:
     @property
     def pre_potential(self) -> float:
         return metrics.pre_potential(self.evidence, self.confidence, self.snr, self.fragmentation)
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        """``flatten(present)``."""
+        return self.pattern.symbols(self.first, self.last)
+
+    @property
+    def has_future(self) -> bool:
+        return self.last < self.pattern.event_count
+
+    def future(self) -> list[list[str]]:
+        return [list(self.pattern.event(k)) for k in range(self.last, self.pattern.event_count)]
+
+    def future_key(self) -> tuple[tuple[str, ...], ...]:
+        """Equal for futures with equal events after sorting each (§6.14)."""
+        return self.pattern.sorted_events[self.last :]
+
+    def events(self, stm: list[list[str]]) -> EventAlignment:
+        return EventAlignment(self.pattern, stm, self.first, self.last, set(self.alignment.matches))
 
 
 def _score(
@@ -196,17 +218,19 @@ def _evaluate(
     similarity = scored.score / 100.0
     if similarity < threshold:
         return None
-    events = expand_events(pattern, stm, alignment)
+    first, last = present_range(pattern, alignment)
     matched = len(alignment.matches)
-    present_length = sum(len(event) for event in events.present)
+    starts = pattern.event_starts
+    present_length = starts[last] - starts[first]
     return _Candidate(
         pattern=pattern,
         similarity=similarity,
         alignment=alignment,
-        events=events,
+        first=first,
+        last=last,
         evidence=matched / pattern.length,
         confidence=metrics.ratio_or_zero(matched, present_length),
-        snr=metrics.snr(matched, len(alignment.extras_flat)),
+        snr=metrics.snr(matched, alignment.extras_count),
         fragmentation=float(len(alignment.blocks) - 1),
     )
 
@@ -374,11 +398,12 @@ def _multi_symbol(
     for c in ensemble:
         total_frequency += _frequency(c.summary)  # type: ignore[arg-type]
 
-    spc_symbols: dict[str, None] = {}
+    # Symbols of matches and missing: the present symbols (missing are those not
+    # matched) plus the matches (fuzzy matches can be state-only tokens).
+    spc_symbols: set[str] = set()
     for c in ensemble:
-        spc_symbols.update(dict.fromkeys(c.alignment.matches))
-        for event in c.events.missing:
-            spc_symbols.update(dict.fromkeys(event))
+        spc_symbols.update(c.alignment.matches)
+        spc_symbols.update(c.present)
     pmf = kb.pattern_member_frequencies(spc_symbols)
     spc = {
         s: (pmf[s] / n_patterns if pmf.get(s, 0) >= 1 and n_patterns else 0) for s in spc_symbols
@@ -390,6 +415,7 @@ def _multi_symbol(
 
     context = _EnsembleContext(
         state=state,
+        stm=stm,
         spc=spc,
         n_patterns=n_patterns,
         distinct_count=distinct_count,
@@ -399,7 +425,7 @@ def _multi_symbol(
         weights=weights,
     )
     cores = [context.core(c) for c in ensemble]
-    future_potentials = _future_potentials(cores)
+    future_potentials = _future_potentials(cores, ensemble)
     _bayesian_posteriors(cores)
     by_name = {c.name: c for c in ensemble}
     rank_field = config.rank_sort_algo
@@ -423,6 +449,7 @@ class _EnsembleContext:
     """The node-wide values every member of one ensemble is evaluated with (§6.12)."""
 
     state: list[str]
+    stm: list[list[str]]
     spc: dict[str, float]
     n_patterns: int
     distinct_count: int
@@ -439,14 +466,14 @@ class _EnsembleContext:
         """The fields ranking and the ensemble quantities need."""
         assert c.summary is not None
         frequency = _frequency(c.summary)
-        present = [s for event in c.events.present for s in event]
+        present = c.present
         itfdf = metrics.itfdf_similarity(
             present, self.state_vector, self.spc, frequency, self.total_frequency
         )
         weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
         ev, conf, sn = c.evidence, c.confidence, c.snr
         if self.weights is not None:
-            extras_flat = [s for event in c.events.extras for s in event]
+            extras_flat = [s for event in c.events(self.stm).extras for s in event]
             weighted = metrics.weighted_fields(
                 self.weights, self.state, c.pattern.flat, c.alignment.matches, present, extras_flat
             )
@@ -461,7 +488,6 @@ class _EnsembleContext:
             "fragmentation": c.fragmentation,
             "snr": c.snr,
             "predictive_information": 0.0,
-            "future": c.events.future,
             "confidence": c.confidence,
             "weighted_similarity": weighted[0],
             "weighted_evidence": weighted[1],
@@ -478,7 +504,8 @@ class _EnsembleContext:
     def complete(self, core: JSONObject, c: _Candidate) -> JSONObject:
         """The output object of §6.18, in its key order."""
         assert c.summary is not None
-        present = [s for event in c.events.present for s in event]
+        present = c.present
+        events = c.events(self.stm)
         stored = self.precomputed.get(c.name)
         if stored is not None:
             entropy = stored.entropy
@@ -495,10 +522,10 @@ class _EnsembleContext:
             "frequency": core["frequency"],
             "emotives": average_emotives(c.summary.emotives),
             "matches": list(c.alignment.matches),
-            "past": c.events.past,
-            "present": c.events.present,
-            "missing": c.events.missing,
-            "extras": c.events.extras,
+            "past": events.past,
+            "present": events.present,
+            "missing": events.missing,
+            "extras": events.extras,
             "anomalies": list(c.alignment.anomalies),
             "potential": core["potential"],
             "evidence": core["evidence"],
@@ -509,8 +536,8 @@ class _EnsembleContext:
                 present, self.spc, core["frequency"], self.total_pattern_frequencies
             ),
             "predictive_information": core["predictive_information"],
-            "sequence": c.pattern.data,
-            "future": core["future"],
+            "sequence": events.past + events.present + events.future,  # the pattern data
+            "future": events.future,
             "confidence": core["confidence"],
             "weighted_similarity": core["weighted_similarity"],
             "weighted_evidence": core["weighted_evidence"],
@@ -529,31 +556,32 @@ class _EnsembleContext:
         }
 
 
-def _future_key(future: list[list[str]]) -> tuple[tuple[str, ...], ...]:
-    return tuple(tuple(sorted(event)) for event in future)
-
-
 def _canonical_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _future_potentials(objects: list[JSONObject]) -> list[JSONObject]:
-    """Group non-empty futures (§6.14), set predictive_information, return the groups."""
+def _future_potentials(objects: list[JSONObject], ensemble: list[_Candidate]) -> list[JSONObject]:
+    """Group non-empty futures (§6.14), set predictive_information, return the groups.
+
+    ``objects`` are the ensemble members' core fields, in the ensemble's name order.
+    """
     groups: dict[tuple[tuple[str, ...], ...], JSONObject] = {}
-    for obj in objects:  # name order
-        if not obj["future"]:
+    members: list[tuple[JSONObject, JSONObject]] = []
+    for obj, candidate in zip(objects, ensemble, strict=True):
+        if not candidate.has_future:
             continue
-        key = _future_key(obj["future"])
+        key = candidate.future_key()
         group = groups.get(key)
         if group is None:
             group = groups[key] = {
-                "future": obj["future"],
+                "future": candidate.future(),
                 "aggregate_potential": 0.0,
                 "supporting_patterns": 0,
                 "total_weighted_frequency": 0.0,
             }
         group["total_weighted_frequency"] += obj["frequency"] * obj["similarity"]
         group["supporting_patterns"] += 1
+        members.append((obj, group))
     total = 0.0
     for group in groups.values():
         total += group["total_weighted_frequency"]
@@ -561,17 +589,31 @@ def _future_potentials(objects: list[JSONObject]) -> list[JSONObject]:
         group["aggregate_potential"] = (
             0.0 if total == 0 else group["total_weighted_frequency"] / total
         )
-    for obj in objects:
-        if not obj["future"]:
-            continue
-        aggregate = groups[_future_key(obj["future"])]["aggregate_potential"]
+    for obj, group in members:
+        aggregate = group["aggregate_potential"]
         obj["predictive_information"] = (
             0.0 if aggregate == 0 else obj["weighted_strength"] / aggregate
         )
-    return sorted(
-        groups.values(),
-        key=lambda g: (-g["aggregate_potential"], _canonical_json(g["future"])),
-    )
+    return _by_aggregate_then_future(list(groups.values()))
+
+
+def _by_aggregate_then_future(groups: list[JSONObject]) -> list[JSONObject]:
+    """Aggregate potential descending, ties by the canonical JSON of the future (§6.14).
+
+    The JSON text is built only inside runs of equal aggregates, not for every group.
+    """
+    groups.sort(key=lambda g: -g["aggregate_potential"])
+    start = 0
+    while start < len(groups):
+        end = start + 1
+        value = groups[start]["aggregate_potential"]
+        while end < len(groups) and groups[end]["aggregate_potential"] == value:
+            end += 1
+        if end - start > 1:
+            tied = groups[start:end]
+            groups[start:end] = sorted(tied, key=lambda g: _canonical_json(g["future"]))
+        start = end
+    return groups
 
 
 def _bayesian_posteriors(objects: list[JSONObject]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,31 @@ class Observation:
     metadata: JSONObject = field(default_factory=dict)
 
 
+class EncodedJSON:
+    """A JSON value kept as its encoded bytes until it is read.
+
+    Session stores hand back the stored observe-time predictions (about 100 KB at
+    the default ``max_predictions``) this way: most requests never read them, so
+    they skip decoding and re-encoding them on every request.
+    """
+
+    __slots__ = ("_decode", "data")
+
+    def __init__(self, data: bytes, decode: Callable[[bytes], Any]) -> None:
+        self.data = data
+        self._decode = decode
+
+    def value(self) -> Any:
+        return self._decode(self.data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EncodedJSON):
+            other = other.value()
+        return bool(self.value() == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(slots=True)
 class SessionState:
     """The engine-visible part of a session (engine §2.2)."""
@@ -33,7 +59,7 @@ class SessionState:
     metadata_accumulator: list[JSONObject] = field(default_factory=list)
     time: int = 0
     percept_data: JSONObject = field(default_factory=dict)
-    predictions: list[JSONObject] = field(default_factory=list)
+    predictions: list[JSONObject] | EncodedJSON = field(default_factory=list)
     # Service-level replay log of idempotent requests, opaque to the engine: entries
     # [key, request fingerprint, response body], oldest first (kato/service/idempotency.py).
     # Kept here so it is saved atomically with the session; clear() leaves it alone.
@@ -47,6 +73,12 @@ class SessionState:
         self.time = 0
         self.percept_data = {}
         self.predictions = []
+
+    def prediction_list(self) -> list[JSONObject]:
+        """The observe-time predictions, decoded if the store handed them over encoded."""
+        if isinstance(self.predictions, EncodedJSON):
+            return list(self.predictions.value())
+        return self.predictions
 
     def trimmed(self) -> SessionState:
         """The state as saved: STM and accumulators cut to their last 1000 entries."""

@@ -45,8 +45,11 @@ from kato.service.models import ErrorDetail
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEYS = 1000
-MAX_BYTES = 256 * 1024
+# The log is read and written with the session on every request, so it is kept
+# small: 64 records cover 64 keyed requests of one session in flight at once,
+# and a client only ever retries requests that are still in flight.
+MAX_KEYS = 64
+MAX_BYTES = 64 * 1024
 MAX_KEY_LENGTH = 255
 DERIVED_PREFIX = "items:"
 

@@ -83,7 +83,7 @@ def get_cognition_data(session_id: str, sessions: SessionService = Depends(get_s
         state = record.state
     emotives = state.emotives_accumulator[-1] if state.emotives_accumulator else {}
     cognition = {
-        "predictions": state.predictions,
+        "predictions": state.prediction_list(),
         "emotives": emotives,
         "symbols": [symbol for event in state.stm for symbol in event],
         "command": "",

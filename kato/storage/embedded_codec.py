@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 from kato.storage.ports import SessionRecord
+from kato.storage.session_codec import decode_session, encode_session
 
 
 def dumps(value: Any) -> bytes:
@@ -57,8 +58,8 @@ def vector_values(data: bytes) -> list[float]:
 
 
 def session_bytes(record: SessionRecord) -> bytes:
-    return dumps(record.to_dict())
+    return encode_session(record, dumps)
 
 
 def session_record(data: bytes) -> SessionRecord:
-    return SessionRecord.from_dict(loads(data))
+    return decode_session(data, loads)

@@ -30,6 +30,7 @@ from kato.storage.redis_client import (
 )
 from kato.storage.redis_codec import dumps, loads
 from kato.storage.redis_locks import ReentrantLocks
+from kato.storage.session_codec import decode_session, encode_session
 
 # Expired ids stay in the expiry index this long, so status() can say "expired".
 EXPIRED_MEMORY_MS = 24 * 3600 * 1000
@@ -46,11 +47,11 @@ def node_sessions_key(node_id: str) -> str:
 
 
 def encode_record(record: SessionRecord) -> bytes:
-    return dumps(record.to_dict())
+    return encode_session(record, dumps)
 
 
 def decode_record(raw: bytes | str) -> SessionRecord:
-    return SessionRecord.from_dict(loads(raw))
+    return decode_session(raw, loads)
 
 
 class RedisSessionStore:
