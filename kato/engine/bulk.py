@@ -19,6 +19,7 @@ import numpy as np
 
 from kato.engine import metrics
 from kato.engine.index import Overlaps
+from kato.engine.kernels import CandidateScores
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,25 +45,22 @@ class SingleSymbolCandidates:
 
 @dataclass(frozen=True, slots=True)
 class MultiSymbolCandidates:
-    """Candidates sharing two or more symbols that passed both threshold tests
-    (aligned arrays; scored by :func:`kato.engine.kernels.score_candidates`)."""
+    """Candidates sharing two or more symbols that passed both threshold tests, with
+    what :func:`kato.engine.kernels.score_candidates` found for each (aligned arrays)."""
 
     ids: np.ndarray
     name_keys: np.ndarray
-    scores: np.ndarray
-    lcs: np.ndarray
-    pre: np.ndarray
+    scores: CandidateScores
 
     def __len__(self) -> int:
         return int(self.ids.size)
 
     @classmethod
     def passing(
-        cls, ids: np.ndarray, name_keys: np.ndarray, scored: tuple[np.ndarray, ...]
+        cls, ids: np.ndarray, name_keys: np.ndarray, scores: CandidateScores
     ) -> MultiSymbolCandidates:
-        scores, lcs, pre = scored
-        kept = np.isfinite(pre)
-        return cls(ids[kept], name_keys[kept], scores[kept], lcs[kept], pre[kept])
+        kept = np.isfinite(scores.pre)
+        return cls(ids[kept], name_keys[kept], scores.select(kept))
 
 
 def split_by_overlap(

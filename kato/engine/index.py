@@ -230,15 +230,13 @@ class PatternIndex:
 
     def score_candidates(
         self, ids: np.ndarray, state: Sequence[str], threshold: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(token scores, LCS lengths, pre-potentials) of the patterns ``ids``.
+    ) -> kernels.CandidateScores:
+        """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
         marks a pattern failing the recall threshold.
         """
-        scores = np.empty(ids.size, dtype=np.float64)
-        lcs = np.empty(ids.size, dtype=np.int64)
-        pre = np.empty(ids.size, dtype=np.float64)
+        out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
             codes = self._symbol_codes
             state_codes = np.array(
@@ -252,11 +250,9 @@ class PatternIndex:
                 np.frombuffer(self._start_offsets, dtype=np.int64),
                 state_codes,
                 threshold,
-                scores,
-                lcs,
-                pre,
+                out,
             )
-        return scores, lcs, pre
+        return out
 
     def overlaps(self, state: Iterable[str]) -> dict[int, int]:
         """Pattern id -> multiset overlap with ``state``, for patterns sharing a symbol."""

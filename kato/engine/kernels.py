@@ -21,11 +21,35 @@ indexed-versus-brute-force property test covers them end to end.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 # Symbol code of a state symbol that no pattern holds: it matches nothing.
 UNKNOWN = -1
+
+
+class CandidateScores(NamedTuple):
+    """Per-candidate outputs of :func:`score_candidates` (aligned arrays)."""
+
+    scores: np.ndarray  # token score of §6.3 (0-100 scale)
+    lcs: np.ndarray
+    pre: np.ndarray  # pre-potential of §6.11; -inf: fails the threshold
+    matched: np.ndarray  # symbols in the matcher's blocks
+    blocks: np.ndarray  # number of blocks
+    first: np.ndarray  # present events [first, last) of §6.6
+    last: np.ndarray
+
+    @classmethod
+    def empty(cls, size: int) -> CandidateScores:
+        ints = [np.zeros(size, dtype=np.int64) for _ in range(5)]
+        return cls(
+            np.empty(size, dtype=np.float64), ints[0], np.empty(size, dtype=np.float64), *ints[1:]
+        )
+
+    def select(self, kept: np.ndarray) -> CandidateScores:
+        return CandidateScores(*(values[kept] for values in self))
 
 
 @njit(cache=True, nogil=True)
@@ -140,8 +164,9 @@ def _blocks(a: np.ndarray, b: np.ndarray, scratch: np.ndarray, out: np.ndarray) 
 
 
 @njit(cache=True, nogil=True)
-def _present_length(codes: np.ndarray, starts: np.ndarray, i0: int, end: int) -> int:
-    """Symbols of the present events for the flat present ``[i0, end)`` (alignment §6.6).
+def _present_range(codes: np.ndarray, starts: np.ndarray, i0: int, end: int) -> tuple[int, int]:
+    """The present events ``[first, last)`` for the flat present ``[i0, end)``
+    (:func:`kato.engine.alignment.present_events`, fix-up included).
 
     ``starts`` are the event starts with the pattern length appended.
     """
@@ -158,7 +183,7 @@ def _present_length(codes: np.ndarray, starts: np.ndarray, i0: int, end: int) ->
             if codes[s] == x:
                 first -= 1
                 break
-    return starts[last] - starts[first]
+    return first, last
 
 
 @njit(cache=True, nogil=True)
@@ -170,14 +195,12 @@ def score_candidates(
     start_offsets: np.ndarray,
     state: np.ndarray,
     threshold: float,
-    scores: np.ndarray,
-    lcs: np.ndarray,
-    pre: np.ndarray,
+    out: CandidateScores,
 ) -> None:
-    """Token score, LCS and pre-potential of each candidate pattern id.
+    """Token score, LCS, pre-potential and block summary of each candidate pattern id.
 
     A candidate failing either threshold test of §6.3, or without a block, gets
-    ``pre = -inf``.
+    ``pre = -inf`` (its other block fields are then meaningless).
     """
     size = state.size
     longest = 0
@@ -195,9 +218,9 @@ def score_candidates(
         length = a.size
         common = lcs_length(a, state, row)
         score = ((2.0 * common) / (length + size)) * 100.0
-        scores[c] = score
-        lcs[c] = common
-        pre[c] = -np.inf
+        out.scores[c] = score
+        out.lcs[c] = common
+        out.pre[c] = -np.inf
         if not (score >= floor and score / 100.0 >= threshold):
             continue
         count = _blocks(a, state, scratch, blocks)
@@ -208,7 +231,9 @@ def score_candidates(
             matched += blocks[x, 2]
         i0 = blocks[0, 0]
         end = blocks[count - 1, 0] + blocks[count - 1, 2]
-        present = _present_length(a, starts[start_offsets[p] : start_offsets[p + 1]], i0, end)
+        pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
+        first, last = _present_range(a, pattern_starts, i0, end)
+        present = pattern_starts[last] - pattern_starts[first]
         evidence = matched / length
         confidence = 0.0 if present == 0 else matched / present
         extras = size - matched
@@ -216,7 +241,11 @@ def score_candidates(
         snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
         fragmentation = float(count - 1)
         term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
-        pre[c] = (evidence + confidence) * snr + term
+        out.pre[c] = (evidence + confidence) * snr + term
+        out.matched[c] = matched
+        out.blocks[c] = count
+        out.first[c] = first
+        out.last[c] = last
 
 
 @njit(cache=True, nogil=True)
@@ -231,21 +260,14 @@ def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel now, not on the first request."""
     codes = np.array([0, 1, 0], dtype=np.int32)
-    offsets = np.array([0, 3], dtype=np.int64)
-    starts = np.array([0, 2, 3], dtype=np.int32)
-    start_offsets = np.array([0, 3], dtype=np.int64)
-    out_f = np.empty(1, dtype=np.float64)
-    out_i = np.empty(1, dtype=np.int64)
     score_candidates(
         np.zeros(1, dtype=np.int64),
         codes,
-        offsets,
-        starts,
-        start_offsets,
+        np.array([0, 3], dtype=np.int64),
+        np.array([0, 2, 3], dtype=np.int32),
+        np.array([0, 3], dtype=np.int64),
         codes[:2].copy(),
         0.1,
-        out_f,
-        out_i,
-        out_f.copy(),
+        CandidateScores.empty(1),
     )
     blocks_of(codes, codes)

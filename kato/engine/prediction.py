@@ -140,7 +140,7 @@ class _Candidate:
 
     pattern: IndexedPattern
     similarity: float
-    alignment: FlatAlignment
+    alignment: FlatAlignment | None  # None until needed (see _EnsembleContext.alignment)
     first: int
     last: int
     evidence: float
@@ -172,9 +172,6 @@ class _Candidate:
     def future_key(self) -> tuple[tuple[str, ...], ...]:
         """Equal for futures with equal events after sorting each (§6.14)."""
         return self.pattern.sorted_events[self.last :]
-
-    def events(self, stm: list[list[str]]) -> EventAlignment:
-        return EventAlignment(self.pattern, stm, self.first, self.last, set(self.alignment.matches))
 
 
 def _score(
@@ -291,14 +288,21 @@ def _indexed_ensemble(
         ids, overlaps.name_keys[positions], index.score_candidates(ids, state, threshold)
     )
     keep = 3 * config.max_predictions
-    fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
-    if len(bulk) + len(multi) <= keep or fuzzy:
+    if (config.fuzzy_token_threshold or 0.0) > 0:
+        # Fuzzy tokens change matches and snr after alignment: align everyone.
+        scores = multi.scores
+        scored = _materialise(bulk, index, matcher, range(len(bulk))) + [
+            _Scored(index.pattern(int(multi.ids[p])), float(scores.scores[p]), int(scores.lcs[p]))
+            for p in range(len(multi))
+        ]
+        return _aligned(scored, stm, matcher, config)
+    if len(bulk) + len(multi) <= keep:
         chosen_bulk: Iterable[int] = range(len(bulk))
         chosen_multi: Iterable[int] = range(len(multi))
     else:
         all_ids = np.concatenate([bulk.ids, multi.ids])
         chosen = top_by_pre_potential(
-            np.concatenate([bulk.pre_potentials(len(state)), multi.pre]),
+            np.concatenate([bulk.pre_potentials(len(state)), multi.scores.pre]),
             np.concatenate([bulk.name_keys, multi.name_keys]),
             keep,
             lambda position: index.pattern(int(all_ids[position])).name,
@@ -306,11 +310,36 @@ def _indexed_ensemble(
         offset = len(bulk)
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
-    scored = _materialise(bulk, index, matcher, chosen_bulk) + [
-        _Scored(index.pattern(int(multi.ids[p])), float(multi.scores[p]), int(multi.lcs[p]))
-        for p in chosen_multi
+    evaluated = [
+        c
+        for s in _materialise(bulk, index, matcher, chosen_bulk)
+        if (c := _evaluate(s, stm, matcher, config))
     ]
-    return _aligned(scored, stm, matcher, config)
+    evaluated += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
+    return sorted(evaluated, key=lambda c: c.name)
+
+
+def _from_kernel(
+    index: PatternIndex, multi: MultiSymbolCandidates, position: int, state_length: int
+) -> _Candidate:
+    """An ensemble member from the kernel's block summary; its flat alignment is
+    computed only if a returned prediction needs it (same values as :func:`_evaluate`)."""
+    scores = multi.scores
+    pattern = index.pattern(int(multi.ids[position]))
+    matched = int(scores.matched[position])
+    first, last = int(scores.first[position]), int(scores.last[position])
+    starts = pattern.event_starts
+    return _Candidate(
+        pattern=pattern,
+        similarity=float(scores.scores[position]) / 100.0,
+        alignment=None,
+        first=first,
+        last=last,
+        evidence=matched / pattern.length,
+        confidence=metrics.ratio_or_zero(matched, starts[last] - starts[first]),
+        snr=metrics.snr(matched, state_length - matched),
+        fragmentation=float(int(scores.blocks[position]) - 1),
+    )
 
 
 def _materialise(
@@ -399,10 +428,12 @@ def _multi_symbol(
         total_frequency += _frequency(c.summary)  # type: ignore[arg-type]
 
     # Symbols of matches and missing: the present symbols (missing are those not
-    # matched) plus the matches (fuzzy matches can be state-only tokens).
+    # matched; exact matches lie in the present) plus fuzzy matches, which can be
+    # state-only tokens (fuzzy members always carry their alignment).
     spc_symbols: set[str] = set()
     for c in ensemble:
-        spc_symbols.update(c.alignment.matches)
+        if c.alignment is not None:
+            spc_symbols.update(c.alignment.matches)
         spc_symbols.update(c.present)
     pmf = kb.pattern_member_frequencies(spc_symbols)
     spc = {
@@ -416,6 +447,7 @@ def _multi_symbol(
     context = _EnsembleContext(
         state=state,
         stm=stm,
+        matcher=matcher,
         spc=spc,
         n_patterns=n_patterns,
         distinct_count=distinct_count,
@@ -450,6 +482,7 @@ class _EnsembleContext:
 
     state: list[str]
     stm: list[list[str]]
+    matcher: BlockMatcher
     spc: dict[str, float]
     n_patterns: int
     distinct_count: int
@@ -462,6 +495,17 @@ class _EnsembleContext:
     def __post_init__(self) -> None:
         self.state_vector = metrics.StateVector.of(self.state, self.spc)
 
+    def alignment(self, c: _Candidate) -> FlatAlignment:
+        if c.alignment is None:
+            alignment = flat_alignment(c.pattern.flat, self.matcher)
+            assert alignment is not None  # the kernel found blocks
+            c.alignment = alignment
+        return c.alignment
+
+    def events(self, c: _Candidate) -> EventAlignment:
+        matched = set(self.alignment(c).matches)
+        return EventAlignment(c.pattern, self.stm, c.first, c.last, matched)
+
     def core(self, c: _Candidate) -> JSONObject:
         """The fields ranking and the ensemble quantities need."""
         assert c.summary is not None
@@ -473,9 +517,10 @@ class _EnsembleContext:
         weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
         ev, conf, sn = c.evidence, c.confidence, c.snr
         if self.weights is not None:
-            extras_flat = [s for event in c.events(self.stm).extras for s in event]
+            extras_flat = [s for event in self.events(c).extras for s in event]
+            matches = self.alignment(c).matches
             weighted = metrics.weighted_fields(
-                self.weights, self.state, c.pattern.flat, c.alignment.matches, present, extras_flat
+                self.weights, self.state, c.pattern.flat, matches, present, extras_flat
             )
             ev, conf, sn = weighted[1], weighted[2], weighted[3]
         probability = frequency / self.total_frequency
@@ -505,7 +550,8 @@ class _EnsembleContext:
         """The output object of §6.18, in its key order."""
         assert c.summary is not None
         present = c.present
-        events = c.events(self.stm)
+        alignment = self.alignment(c)
+        events = self.events(c)
         stored = self.precomputed.get(c.name)
         if stored is not None:
             entropy = stored.entropy
@@ -521,12 +567,12 @@ class _EnsembleContext:
             "name": c.name,
             "frequency": core["frequency"],
             "emotives": average_emotives(c.summary.emotives),
-            "matches": list(c.alignment.matches),
+            "matches": list(alignment.matches),
             "past": events.past,
             "present": events.present,
             "missing": events.missing,
             "extras": events.extras,
-            "anomalies": list(c.alignment.anomalies),
+            "anomalies": list(alignment.anomalies),
             "potential": core["potential"],
             "evidence": core["evidence"],
             "similarity": core["similarity"],

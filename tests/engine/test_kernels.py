@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kato.engine import kernels, pruning
+from kato.engine.alignment import present_events
 from kato.engine.index import PatternIndex
 from kato.engine.matcher import BlockMatcher
 from kato.engine.similarity import passes_threshold, state_ids, token_lcs, token_score
@@ -48,15 +49,22 @@ def test_score_candidates_matches_threshold_and_pre_potential(
     index = PatternIndex()
     index.sync(kb)
     ids = np.arange(len(index), dtype=np.int64)
-    scores, lcs, pre = index.score_candidates(ids, state, threshold)
+    out = index.score_candidates(ids, state, threshold)
     matcher = BlockMatcher(state)
     for pid in range(len(index)):
         pattern = index.pattern(pid)
         common = token_lcs(pattern.flat, state, state_ids(state))
         score = token_score(common, pattern.length, len(state))
-        assert (lcs[pid], scores[pid]) == (common, score)
+        assert (out.lcs[pid], out.scores[pid]) == (common, score)
         blocks = pruning.candidate_blocks(pattern, common, matcher, set(state))
         expected = pruning.pre_potential(pattern, blocks, len(state), keep_unaligned=False)
         if not passes_threshold(score, threshold):
             expected = None
-        assert (None if pre[pid] == -np.inf else float(pre[pid])) == expected
+        assert (None if out.pre[pid] == -np.inf else float(out.pre[pid])) == expected
+        if expected is None:
+            continue
+        i0, end = blocks[0][0], blocks[-1][0] + blocks[-1][2]
+        first, last = present_events(pattern, i0, end - i0, pattern.flat[i0])
+        assert (out.first[pid], out.last[pid]) == (first, last)
+        assert out.matched[pid] == sum(k for _, _, k in blocks)
+        assert out.blocks[pid] == len(blocks)
