@@ -18,6 +18,14 @@ def distinct_in_order(symbols: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(symbols))
 
 
+def counts_in_order(symbols: Iterable[str]) -> dict[str, int]:
+    """Occurrences of each distinct symbol, keys in first-occurrence order."""
+    counts: dict[str, int] = {}
+    for symbol in symbols:
+        counts[symbol] = counts.get(symbol, 0) + 1
+    return counts
+
+
 # -- base fields ---------------------------------------------------------------
 def snr(matches: int, extras: int) -> float:
     """Multi-symbol snr: ``(2m - e) / (2m + e)``, 0.0 when the denominator is 0."""
@@ -126,9 +134,7 @@ def itfdf_similarity(
     pattern-only and state-only terms of the dot product are skipped, and the state's
     norm is computed once per ensemble (:class:`StateVector`).
     """
-    present_counts: dict[str, int] = {}
-    for symbol in present:
-        present_counts[symbol] = present_counts.get(symbol, 0) + 1
+    present_counts = counts_in_order(present)
     dot = 0.0
     norm_p = 0.0
     for symbol in sorted(present_counts):
@@ -165,12 +171,11 @@ def shannon_entropies(symbols: Sequence[str], distinct_count: int) -> tuple[floa
     """(entropy, normalized_entropy) of a symbol list; sums over distinct symbols in order."""
     if not symbols:
         return 0.0, 0.0
-    counts = Counter(symbols)
     total = len(symbols)
     entropy = 0.0
     normalized = 0.0
-    for symbol in distinct_in_order(symbols):
-        p = counts[symbol] / total
+    for count in counts_in_order(symbols).values():
+        p = count / total
         entropy -= p * math.log2(p)
         if distinct_count > 1:
             normalized -= p * _log(p, distinct_count)
@@ -193,9 +198,8 @@ def global_normalized_entropy(
 
 def term_frequencies(symbols: Sequence[str]) -> list[tuple[str, float]]:
     """``{s: c_s / L}`` over distinct symbols in first-occurrence order."""
-    counts = Counter(symbols)
     total = len(symbols)
-    return [(s, counts[s] / total) for s in distinct_in_order(symbols)]
+    return [(s, count / total) for s, count in counts_in_order(symbols).items()]
 
 
 def tfidf_score(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
 
 from kato.engine import metrics, pruning
 from kato.engine.alignment import (
@@ -16,6 +17,7 @@ from kato.engine.alignment import (
     apply_fuzzy_tokens,
     flat_alignment,
     flat_diff,
+    present_events,
     present_range,
     unaligned,
 )
@@ -141,6 +143,7 @@ class _Candidate:
     pattern: IndexedPattern
     similarity: float
     alignment: FlatAlignment | None  # None until needed (see _EnsembleContext.alignment)
+    blocks: list[Block] | None  # the matcher's blocks when known before the alignment
     first: int
     last: int
     evidence: float
@@ -223,6 +226,7 @@ def _evaluate(
         pattern=pattern,
         similarity=similarity,
         alignment=alignment,
+        blocks=alignment.blocks,
         first=first,
         last=last,
         evidence=matched / pattern.length,
@@ -310,13 +314,43 @@ def _indexed_ensemble(
         offset = len(bulk)
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
-    evaluated = [
-        c
-        for s in _materialise(bulk, index, matcher, chosen_bulk)
-        if (c := _evaluate(s, stm, matcher, config))
-    ]
-    evaluated += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
-    return sorted(evaluated, key=lambda c: c.name)
+    ensemble = _from_bulk(index, bulk, matcher, chosen_bulk)
+    ensemble += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
+    return sorted(ensemble, key=lambda c: c.name)
+
+
+def _from_bulk(
+    index: PatternIndex,
+    bulk: SingleSymbolCandidates,
+    matcher: BlockMatcher,
+    positions: Iterable[int],
+) -> list[_Candidate]:
+    """Ensemble members sharing one symbol with the state, in closed form (same
+    values as :func:`_evaluate`): one block at that symbol's first occurrence."""
+    symbols = matcher.positions.keys()
+    extras = len(matcher.b) - 1
+    members = []
+    for i in positions:
+        pattern = index.pattern(int(bulk.ids[i]))
+        blocks = pruning.candidate_blocks(pattern, 1, matcher, symbols)
+        i0 = blocks[0][0]
+        first, last = present_events(pattern, i0, 1, pattern.flat[i0])
+        starts = pattern.event_starts
+        members.append(
+            _Candidate(
+                pattern=pattern,
+                similarity=float(bulk.scores[i]) / 100.0,
+                alignment=None,
+                blocks=blocks,
+                first=first,
+                last=last,
+                evidence=1 / pattern.length,
+                confidence=metrics.ratio_or_zero(1, starts[last] - starts[first]),
+                snr=metrics.snr(1, extras),
+                fragmentation=0.0,
+            )
+        )
+    return members
 
 
 def _from_kernel(
@@ -333,6 +367,7 @@ def _from_kernel(
         pattern=pattern,
         similarity=float(scores.scores[position]) / 100.0,
         alignment=None,
+        blocks=None,
         first=first,
         last=last,
         evidence=matched / pattern.length,
@@ -497,8 +532,8 @@ class _EnsembleContext:
 
     def alignment(self, c: _Candidate) -> FlatAlignment:
         if c.alignment is None:
-            alignment = flat_alignment(c.pattern.flat, self.matcher)
-            assert alignment is not None  # the kernel found blocks
+            alignment = flat_alignment(c.pattern.flat, self.matcher, c.blocks)
+            assert alignment is not None  # members have blocks
             c.alignment = alignment
         return c.alignment
 
@@ -602,8 +637,21 @@ class _EnsembleContext:
         }
 
 
-def _canonical_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _canonical_key(value: Any) -> bytes:
+    """The canonical JSON text of §6.14 as UTF-8 bytes (byte order is code-point order).
+
+    orjson writes the same compact text as the standard library whenever nothing
+    needs escaping (no backslash in its output); otherwise, and for lone
+    surrogates it refuses, the standard library writes it.
+    """
+    try:
+        text = orjson.dumps(value)
+    except TypeError:
+        text = b"\\"
+    if b"\\" not in text:
+        return text
+    canonical = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return canonical.encode("utf-8", "surrogatepass")
 
 
 def _future_potentials(objects: list[JSONObject], ensemble: list[_Candidate]) -> list[JSONObject]:
@@ -657,7 +705,7 @@ def _by_aggregate_then_future(groups: list[JSONObject]) -> list[JSONObject]:
             end += 1
         if end - start > 1:
             tied = groups[start:end]
-            groups[start:end] = sorted(tied, key=lambda g: _canonical_json(g["future"]))
+            groups[start:end] = sorted(tied, key=lambda g: _canonical_key(g["future"]))
         start = end
     return groups
 
