@@ -128,14 +128,23 @@ class PatternIndex:
 
     # -- maintenance -----------------------------------------------------------
     def sync(self, kb: KnowledgeBase) -> None:
-        """Bring the index up to date with ``kb`` (cheap when nothing changed)."""
+        """Bring the index up to date with ``kb`` (cheap when nothing changed).
+
+        The store is read outside the lock, so that one thread's storage round trips
+        do not hold up the other threads' searches; rows another thread applied
+        meanwhile are skipped by their sequence numbers.
+        """
+        generation = kb.generation()
         with self._lock:
-            generation = kb.generation()
+            since = self._last_seq if generation == self._generation else 0
+        rows = kb.patterns_since(since)
+        with self._lock:
             if generation != self._generation:
                 self._reset(generation)
-            for seq, name, data in kb.patterns_since(self._last_seq):
-                self._add(name, data)
-                self._last_seq = max(self._last_seq, seq)
+            for seq, name, data in rows:
+                if seq > self._last_seq:
+                    self._add(name, data)
+                    self._last_seq = seq
 
     def _reset(self, generation: int | None) -> None:
         self._generation = generation
