@@ -78,16 +78,16 @@ def measure(n_patterns: int, queries: int, checked: int) -> dict[str, float]:
         batch = Generator(n_patterns).queries(queries)
         latencies: list[float] = []
         answers: list[dict[str, object]] = []
+        warm = time.perf_counter()
         with (
-            KatoServer(data_dir, workers=1) as server,
+            # the worker builds its index before it answers /health (KATO_WARM_INDEXES)
+            KatoServer(data_dir, workers=1, startup_timeout=3600) as server,
             KatoClient(server.base_url, timeout=600) as kato,
         ):
             session = kato.create_session(NODE, config={"process_predictions": False})["session_id"]
-            warm = time.perf_counter()
-            kato.predictions(session)
             for event in batch[0]:
                 kato.observe(session, event)
-            kato.predictions(session)  # first request builds the worker's index
+            kato.predictions(session)
             warm_seconds = time.perf_counter() - warm
             for query in batch:
                 kato.clear_stm(session)

@@ -17,7 +17,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from kato.engine import kernels
 from kato.service import (
     auth,
     limits,
@@ -30,6 +29,7 @@ from kato.service import (
     routes_session_data,
     routes_sessions,
     routes_transfer,
+    warmup,
     websocket,
 )
 from kato.service.context import ServiceContext
@@ -81,13 +81,14 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # compile the engine's kernels and open storage now, so that the first
-        # request is not the one that pays for them
-        await run_in_threadpool(kernels.warm_up)
+        # open storage, compile the kernels and build the indexes now, so that the
+        # first requests are not the ones that pay for them
+        opened: Backend | None = None
         try:
-            await run_in_threadpool(lambda: context.backend)
+            opened = await run_in_threadpool(lambda: context.backend)
         except StorageUnavailableError as exc:
             logging.getLogger("kato.service").warning("storage not ready at startup: %s", exc)
+        await run_in_threadpool(lambda: warmup.warm_up(opened, indexes=settings.kato_warm_indexes))
         yield
         if backend is None:
             context.close()

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     log_output: str = "stdout"
     session_count_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     metrics_cache_ttl_seconds: float = Field(default=5.0, ge=0)
+    kato_warm_indexes: bool = True  # build every stored node's index before serving
 
     # §8.3 engine-level storage options (the rest lives in StorageSettings)
     kato_vector_dim: int | None = Field(default=None, ge=1)

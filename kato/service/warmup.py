@@ -1,0 +1,41 @@
+"""Work a worker does at start-up, before it serves: compile the engine's kernels and
+build the pattern index of every stored node.
+
+Without it the first prediction on a node pays for reading every pattern of that
+node into the worker's index (about a minute at a million patterns), and the first
+prediction of all pays for compiling the kernels.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kato.engine import kernels
+from kato.storage.ports import Backend, StorageUnavailableError
+
+logger = logging.getLogger("kato.service")
+
+
+def warm_up(backend: Backend | None, *, indexes: bool) -> None:
+    """Compile the kernels, then (with ``indexes``) sync the index of every stored node."""
+    kernels.warm_up()
+    if backend is None or not indexes:
+        return
+    started = time.perf_counter()
+    count = patterns = 0
+    try:
+        for key in backend.nodes():
+            handle = backend.node(key)
+            handle.index.sync(handle.kb)
+            count += 1
+            patterns += len(handle.index)
+    except StorageUnavailableError as error:  # serve anyway: requests sync on demand
+        logger.warning("index warm-up stopped, storage unavailable: %s", error)
+        return
+    logger.info(
+        "warmed %d node index(es), %d patterns, in %.1f s",
+        count,
+        patterns,
+        time.perf_counter() - started,
+    )

@@ -1,0 +1,38 @@
+"""A worker builds every stored node's index before it serves (KATO_WARM_INDEXES)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kato.storage.embedded import EmbeddedBackend
+from kato.storage.keys import node_key
+from tests.contract.helpers import learn
+from tests.service.server import KatoServer
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    backend = EmbeddedBackend(tmp_path / "data")
+    for node, patterns in (("alpha", 3), ("beta", 2)):
+        kb = backend.node(node_key("kato", node)).kb
+        for i in range(patterns):
+            learn(kb, [[f"{node}-{i}"], ["x"]])
+    backend.close()
+    return tmp_path / "data"
+
+
+def _log(server: KatoServer) -> str:
+    assert server.log_path is not None
+    return server.log_path.read_text()
+
+
+def test_indexes_are_built_before_the_first_request(data_dir: Path) -> None:
+    with KatoServer(data_dir) as server:
+        assert "warmed 2 node index(es), 5 patterns" in _log(server)
+
+
+def test_warm_up_can_be_turned_off(data_dir: Path) -> None:
+    with KatoServer(data_dir, env={"KATO_WARM_INDEXES": "false"}) as server:
+        assert "warmed" not in _log(server)
