@@ -19,7 +19,7 @@ import numpy as np
 
 from kato.engine import metrics
 from kato.engine.index import Overlaps
-from kato.engine.kernels import CandidateScores
+from kato.engine.kernels import BOUND_MARGIN, CandidateScores
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,70 @@ class MultiSymbolCandidates:
     ) -> MultiSymbolCandidates:
         kept = np.isfinite(scores.pre)
         return cls(ids[kept], name_keys[kept], scores.select(kept))
+
+    @classmethod
+    def joined(cls, parts: list[MultiSymbolCandidates]) -> MultiSymbolCandidates:
+        if not parts:
+            return cls.passing(
+                np.zeros(0, np.int64), np.zeros(0, np.uint64), CandidateScores.empty(0)
+            )
+        fields = zip(*(p.scores for p in parts), strict=True)
+        return cls(
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.name_keys for p in parts]),
+            CandidateScores(*(np.concatenate(values) for values in fields)),
+        )
+
+
+def upper_pre_potentials(overlap: np.ndarray, lengths: np.ndarray, state_length: int) -> np.ndarray:
+    """An upper bound of each candidate's pre-potential from its symbol overlap ``o``.
+
+    With ``m`` matched symbols (``m <= LCS <= o``) and ``S - m`` flat-diff extras,
+    ``snr = (3m - S) / (m + S)`` grows with ``m``; ``evidence = m / L``,
+    ``confidence <= 1`` (the present holds every match) and the fragmentation term
+    is at most 1. So ``pre <= 1 + (o / L + 1) * snr(o)``, and ``pre <= 1.0`` exactly
+    (also in binary64: a non-positive product plus at most 1.0) when ``snr(o) <= 0``.
+    """
+    o = overlap.astype(np.float64)
+    snr = (3.0 * o - state_length) / (o + state_length)
+    return np.where(snr > 0, 1.0 + (o / lengths + 1.0) * snr + BOUND_MARGIN, 1.0)
+
+
+class Frontier:
+    """The ``keep`` best (pre-potential, name key) pairs seen so far (§6.11 order)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.pre = np.zeros(0, dtype=np.float64)
+        self.keys = np.zeros(0, dtype=np.uint64)
+
+    def add(self, pre: np.ndarray, keys: np.ndarray) -> None:
+        pre = np.concatenate([self.pre, pre])
+        keys = np.concatenate([self.keys, keys])
+        if pre.size > self.keep:
+            cut = np.partition(pre, pre.size - self.keep)[pre.size - self.keep]
+            above = np.flatnonzero(pre > cut)
+            tied = np.flatnonzero(pre == cut)
+            tied = tied[np.argsort(keys[tied], kind="stable")[: self.keep - above.size]]
+            chosen = np.concatenate([above, tied])
+            pre, keys = pre[chosen], keys[chosen]
+        self.pre, self.keys = pre, keys
+
+    def may_enter(self, upper: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Whether a candidate with pre-potential at most ``upper`` could still enter.
+
+        Below the cut it cannot; at the cut only a smaller name wins the tie (a
+        candidate sharing the 64-bit name prefix is kept: full names decide later).
+        """
+        if self.pre.size < self.keep:
+            return np.ones(upper.size, dtype=bool)
+        cut = self.pre.min()
+        worst = self.keys[self.pre == cut].max()
+        return (upper > cut) | ((upper == cut) & (keys <= worst))
+
+    @property
+    def cut(self) -> float:
+        return float(self.pre.min()) if self.pre.size >= self.keep else -np.inf
 
 
 def split_by_overlap(

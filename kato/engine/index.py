@@ -238,12 +238,12 @@ class PatternIndex:
         )
 
     def score_candidates(
-        self, ids: np.ndarray, state: Sequence[str], threshold: float
+        self, ids: np.ndarray, state: Sequence[str], threshold: float, cut: float = -np.inf
     ) -> kernels.CandidateScores:
         """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
-        marks a pattern failing the recall threshold.
+        marks a pattern failing the recall threshold, or bounded below ``cut``.
         """
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
@@ -259,6 +259,7 @@ class PatternIndex:
                 np.frombuffer(self._start_offsets, dtype=np.int64),
                 state_codes,
                 threshold,
+                cut,
                 out,
             )
         return out

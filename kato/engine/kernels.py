@@ -28,6 +28,8 @@ from numba import njit
 
 # Symbol code of a state symbol that no pattern holds: it matches nothing.
 UNKNOWN = -1
+# Bounds may only skip what cannot qualify: a margin over binary64 rounding.
+BOUND_MARGIN = 1e-9
 
 
 class CandidateScores(NamedTuple):
@@ -187,6 +189,37 @@ def _present_range(codes: np.ndarray, starts: np.ndarray, i0: int, end: int) -> 
 
 
 @njit(cache=True, nogil=True)
+def _shares_bigram(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two adjacent items of ``a`` are also adjacent, in order, in ``b``."""
+    for i in range(a.size - 1):
+        x, y = a[i], a[i + 1]
+        for j in range(b.size - 1):
+            if b[j] == x and b[j + 1] == y:
+                return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float:
+    """An upper bound of the pre-potential from the LCS, before running the matcher.
+
+    ``m <= LCS`` symbols match; ``(evidence + confidence) * snr <= (m/L + 1) * snr``
+    when ``snr(m) > 0`` and ``<= 0`` otherwise (see ``bulk.upper_pre_potentials``).
+    Without a shared bigram every block has one symbol, so ``m`` blocks and a
+    fragmentation term of ``1/m``; with one, at most 1.
+    """
+    size = state.size
+    one_block = _shares_bigram(a, state)
+    best = -np.inf
+    for m in range(1, common + 1):
+        snr = (3.0 * m - size) / (m + size)
+        term = (m / a.size + 1.0) * snr if snr > 0 else 0.0
+        term += 1.0 if one_block else 1.0 / m
+        best = max(best, term)
+    return best + BOUND_MARGIN
+
+
+@njit(cache=True, nogil=True)
 def score_candidates(
     candidates: np.ndarray,
     codes: np.ndarray,
@@ -195,12 +228,15 @@ def score_candidates(
     start_offsets: np.ndarray,
     state: np.ndarray,
     threshold: float,
+    cut: float,
     out: CandidateScores,
 ) -> None:
     """Token score, LCS, pre-potential and block summary of each candidate pattern id.
 
     A candidate failing either threshold test of §6.3, or without a block, gets
-    ``pre = -inf`` (its other block fields are then meaningless).
+    ``pre = -inf`` (its other block fields are then meaningless). So does one whose
+    pre-potential bound (:func:`_upper_pre_potential`) is below ``cut``: the caller
+    already knows enough better ones.
     """
     size = state.size
     longest = 0
@@ -222,6 +258,8 @@ def score_candidates(
         out.lcs[c] = common
         out.pre[c] = -np.inf
         if not (score >= floor and score / 100.0 >= threshold):
+            continue
+        if cut > -np.inf and _upper_pre_potential(a, state, common) < cut:
             continue
         count = _blocks(a, state, scratch, blocks)
         if count == 0:
@@ -268,6 +306,7 @@ def warm_up() -> None:
         np.array([0, 3], dtype=np.int64),
         codes[:2].copy(),
         0.1,
+        -np.inf,
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)

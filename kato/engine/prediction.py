@@ -22,15 +22,17 @@ from kato.engine.alignment import (
     unaligned,
 )
 from kato.engine.bulk import (
+    Frontier,
     MultiSymbolCandidates,
     SingleSymbolCandidates,
     split_by_overlap,
     top_by_pre_potential,
+    upper_pre_potentials,
 )
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
-from kato.engine.index import IndexedPattern, PatternIndex, name_key
+from kato.engine.index import IndexedPattern, Overlaps, PatternIndex, name_key
 from kato.engine.matcher import Block, BlockMatcher
 from kato.engine.ports import KnowledgeBase
 from kato.engine.similarity import (
@@ -287,12 +289,13 @@ def _indexed_ensemble(
     overlaps = index.overlap_arrays(state)
     threshold = config.recall_threshold
     bulk, positions = split_by_overlap(overlaps, len(state), threshold)
-    ids = overlaps.ids[positions]
-    multi = MultiSymbolCandidates.passing(
-        ids, overlaps.name_keys[positions], index.score_candidates(ids, state, threshold)
-    )
     keep = 3 * config.max_predictions
-    if (config.fuzzy_token_threshold or 0.0) > 0:
+    fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
+    bulk_pre = bulk.pre_potentials(len(state))
+    multi = _scored_multi(
+        index, overlaps, positions, None if fuzzy else bulk_pre, bulk.name_keys, state, config
+    )
+    if fuzzy:
         # Fuzzy tokens change matches and snr after alignment: align everyone.
         scores = multi.scores
         scored = _materialise(bulk, index, matcher, range(len(bulk))) + [
@@ -306,7 +309,7 @@ def _indexed_ensemble(
     else:
         all_ids = np.concatenate([bulk.ids, multi.ids])
         chosen = top_by_pre_potential(
-            np.concatenate([bulk.pre_potentials(len(state)), multi.scores.pre]),
+            np.concatenate([bulk_pre, multi.scores.pre]),
             np.concatenate([bulk.name_keys, multi.name_keys]),
             keep,
             lambda position: index.pattern(int(all_ids[position])).name,
@@ -317,6 +320,47 @@ def _indexed_ensemble(
     ensemble = _from_bulk(index, bulk, matcher, chosen_bulk)
     ensemble += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
     return sorted(ensemble, key=lambda c: c.name)
+
+
+def _scored_multi(
+    index: PatternIndex,
+    overlaps: Overlaps,
+    positions: np.ndarray,
+    bulk_pre: np.ndarray | None,
+    bulk_keys: np.ndarray,
+    state: list[str],
+    config: EngineConfig,
+) -> MultiSymbolCandidates:
+    """The candidates sharing two or more symbols that can still be among the 3K best,
+    exactly scored by the kernel (all of them when ``bulk_pre`` is None).
+
+    Groups of equal overlap are scored from the largest overlap down. A candidate
+    whose bound (:func:`upper_pre_potentials`) is below the 3K-th best exact
+    pre-potential known so far, or equal to it with a larger name (ties go to the
+    smaller name), cannot enter the ensemble, so it is never scored.
+    """
+    ids = overlaps.ids[positions]
+    keys = overlaps.name_keys[positions]
+    threshold = config.recall_threshold
+    if bulk_pre is None:
+        return MultiSymbolCandidates.passing(
+            ids, keys, index.score_candidates(ids, state, threshold)
+        )
+    overlap = overlaps.overlap[positions]
+    upper = upper_pre_potentials(overlap, overlaps.lengths[positions], len(state))
+    frontier = Frontier(3 * config.max_predictions)
+    frontier.add(bulk_pre, bulk_keys)
+    parts = []
+    for value in np.unique(overlap)[::-1].tolist():
+        group = np.flatnonzero(overlap == value)
+        group = group[frontier.may_enter(upper[group], keys[group])]
+        if group.size == 0:
+            continue
+        scores = index.score_candidates(ids[group], state, threshold, frontier.cut)
+        part = MultiSymbolCandidates.passing(ids[group], keys[group], scores)
+        parts.append(part)
+        frontier.add(part.scores.pre, part.name_keys)
+    return MultiSymbolCandidates.joined(parts)
 
 
 def _from_bulk(
