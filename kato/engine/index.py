@@ -216,8 +216,9 @@ class PatternIndex:
 
     def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
         size = len(self._patterns)
-        overlap = np.zeros(size, dtype=np.int64)
-        first_event_length = np.zeros(size, dtype=np.int64)
+        # int32 halves the memory traffic of these passes over every pattern
+        overlap = np.zeros(size, dtype=np.int32)
+        first_event_length = np.zeros(size, dtype=np.int32)
         for symbol, state_count in Counter(state).items():
             postings = self._postings.get(symbol)
             if postings is None:
@@ -232,7 +233,7 @@ class PatternIndex:
         return Overlaps(
             ids=ids,
             overlap=overlap[ids],
-            lengths=lengths[ids].astype(np.int64),
+            lengths=lengths[ids],
             first_event_length=first_event_length[ids],
             name_keys=keys[ids],
         )
