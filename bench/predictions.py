@@ -10,12 +10,16 @@ restore port, starts ``kato serve`` (1 worker, default configuration) on it, and
 opens the data directory in-process and compares, for a sample of queries, the HTTP answer
 with the engine's brute-force evaluation (every pattern scored, no index), and times the
 indexed engine against the brute-force one. Prints one table row per N.
+
+``--backend distributed`` does the same on Redis + ClickHouse (+ Qdrant in local
+mode), started by ``scripts/services.sh`` on free loopback ports for each N.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.chaos import distributed_services, no_services
 from bench.generate import Generator
 from kato.client import KatoClient
 from kato.engine import EngineConfig, NodeEngine
@@ -31,14 +36,25 @@ from kato.engine.naming import pattern_hash
 from kato.engine.prediction import predict
 from kato.engine.types import GlobalStats, PatternRecord, SymbolStats
 from kato.storage.embedded import EmbeddedBackend
+from kato.storage.factory import build_backend
 from kato.storage.keys import node_key
+from kato.storage.ports import Backend
+from kato.storage.settings import StorageSettings
 from tests.service.server import KatoServer
 
 NODE = "bench"
 
 
-def build(data_dir: Path, n_patterns: int) -> GlobalStats:
-    """Learn N generated patterns into the embedded store (bulk restore, exact counters)."""
+def open_backend(backend: str, data_dir: Path) -> Backend:
+    """The benchmark's store: the embedded data directory, or the distributed services
+    named by the environment (set from ``bench.chaos.distributed_services``)."""
+    if backend == "embedded":
+        return EmbeddedBackend(data_dir)
+    return build_backend(StorageSettings(kato_storage="distributed", kato_data_dir=data_dir))
+
+
+def build(store: Backend, n_patterns: int) -> GlobalStats:
+    """Learn N generated patterns into ``store`` (bulk restore, exact counters)."""
     records: dict[str, PatternRecord] = {}
     sym_freq: Counter[str] = Counter()
     pmf: Counter[str] = Counter()
@@ -52,15 +68,13 @@ def build(data_dir: Path, n_patterns: int) -> GlobalStats:
         records[name] = PatternRecord(name, data, 1, [], {})
         pmf.update(counts.keys())
     stats = GlobalStats(len(records), len(records), sum(sym_freq.values()), len(pmf))
-    backend = EmbeddedBackend(data_dir)
-    kb = backend.node(node_key("kato", NODE)).kb
+    kb = store.node(node_key("kato", NODE)).kb
     kb.restore(
         [records[name] for name in sorted(records)],
         [SymbolStats(s, sym_freq[s], pmf[s]) for s in sorted(sym_freq)],
         {},
         stats,
     )
-    backend.close()
     return stats
 
 
@@ -69,55 +83,65 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(n_patterns: int, queries: int, checked: int) -> dict[str, float]:
+def measure(n_patterns: int, queries: int, checked: int, backend: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        started = time.perf_counter()
-        stats = build(data_dir, n_patterns)
-        build_seconds = time.perf_counter() - started
-        batch = Generator(n_patterns).queries(queries)
-        latencies: list[float] = []
-        answers: list[dict[str, object]] = []
-        warm = time.perf_counter()
-        with (
-            # the worker builds its index before it answers /health (KATO_WARM_INDEXES)
-            KatoServer(data_dir, workers=1, startup_timeout=3600) as server,
-            KatoClient(server.base_url, timeout=600) as kato,
-        ):
-            session = kato.create_session(NODE, config={"process_predictions": False})["session_id"]
-            for event in batch[0]:
+        services = distributed_services if backend == "distributed" else no_services
+        with services(Path(tmp) / "services") as env:
+            os.environ.update(env)
+            return _measure(Path(tmp) / "data", n_patterns, queries, checked, backend, env)
+
+
+def _measure(
+    data_dir: Path, n_patterns: int, queries: int, checked: int, backend: str, env: dict[str, str]
+) -> dict[str, float]:
+    started = time.perf_counter()
+    store = open_backend(backend, data_dir)
+    stats = build(store, n_patterns)
+    store.close()
+    build_seconds = time.perf_counter() - started
+    batch = Generator(n_patterns).queries(queries)
+    latencies: list[float] = []
+    answers: list[dict[str, object]] = []
+    warm = time.perf_counter()
+    with (
+        # the worker builds its index before it answers /health (KATO_WARM_INDEXES)
+        KatoServer(data_dir, workers=1, startup_timeout=3600, env=env) as server,
+        KatoClient(server.base_url, timeout=600) as kato,
+    ):
+        session = kato.create_session(NODE, config={"process_predictions": False})["session_id"]
+        for event in batch[0]:
+            kato.observe(session, event)
+        kato.predictions(session)
+        warm_seconds = time.perf_counter() - warm
+        for query in batch:
+            kato.clear_stm(session)
+            for event in query:
                 kato.observe(session, event)
-            kato.predictions(session)
-            warm_seconds = time.perf_counter() - warm
-            for query in batch:
-                kato.clear_stm(session)
-                for event in query:
-                    kato.observe(session, event)
-                start = time.perf_counter()
-                answer = kato.predictions(session)
-                latencies.append(time.perf_counter() - start)
-                answers.append(answer)
-            rss = psutil.Process(server.process.pid).memory_info().rss  # type: ignore[union-attr]
-            for child in psutil.Process(server.process.pid).children(recursive=True):  # type: ignore[union-attr]
-                rss = max(rss, child.memory_info().rss)
-        backend = EmbeddedBackend(data_dir)
-        handle = backend.node(node_key("kato", NODE))
-        engine = NodeEngine(handle.kb, handle.vectors, handle.index)
-        config = EngineConfig()
-        handle.index.sync(handle.kb)
-        identical = 0
-        indexed_time = brute_time = 0.0
-        for query, answer in list(zip(batch, answers, strict=True))[:checked]:
             start = time.perf_counter()
-            fast = engine.predict(query, config)
-            indexed_time += time.perf_counter() - start
-            start = time.perf_counter()
-            slow = predict(engine, query, config, brute_force=True)
-            brute_time += time.perf_counter() - start
-            same_as_http = (answer["predictions"], answer["future_potentials"]) == slow
-            same_in_process = (fast.predictions, fast.future_potentials) == slow
-            identical += int(same_as_http and same_in_process)
-        backend.close()
+            answer = kato.predictions(session)
+            latencies.append(time.perf_counter() - start)
+            answers.append(answer)
+        rss = psutil.Process(server.process.pid).memory_info().rss  # type: ignore[union-attr]
+        for child in psutil.Process(server.process.pid).children(recursive=True):  # type: ignore[union-attr]
+            rss = max(rss, child.memory_info().rss)
+    store = open_backend(backend, data_dir)
+    handle = store.node(node_key("kato", NODE))
+    engine = NodeEngine(handle.kb, handle.vectors, handle.index)
+    config = EngineConfig()
+    handle.index.sync(handle.kb)
+    identical = 0
+    indexed_time = brute_time = 0.0
+    for query, answer in list(zip(batch, answers, strict=True))[:checked]:
+        start = time.perf_counter()
+        fast = engine.predict(query, config)
+        indexed_time += time.perf_counter() - start
+        start = time.perf_counter()
+        slow = predict(engine, query, config, brute_force=True)
+        brute_time += time.perf_counter() - start
+        same_as_http = (answer["predictions"], answer["future_potentials"]) == slow
+        same_in_process = (fast.predictions, fast.future_potentials) == slow
+        identical += int(same_as_http and same_in_process)
+    store.close()
     return {
         "n": n_patterns,
         "unique": stats.total_unique_patterns,
@@ -138,6 +162,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--checked", type=int, default=20, help="queries compared with brute force")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--backend",
+        choices=("embedded", "distributed"),
+        default="embedded",
+        help="distributed: starts Redis and ClickHouse (scripts/services.sh) for each size",
+    )
     args = parser.parse_args()
     rows = []
     header = (
@@ -146,7 +176,7 @@ def main() -> None:
     )
     print(header)
     for n in args.sizes:
-        row = measure(n, args.queries, args.checked)
+        row = measure(n, args.queries, args.checked, args.backend)
         rows.append(row)
         print(
             f"{row['n']:>9} {row['unique']:>9} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
