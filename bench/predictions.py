@@ -31,7 +31,7 @@ import psutil
 from bench.chaos import distributed_services, no_services
 from bench.generate import Generator
 from kato.client import KatoClient
-from kato.engine import EngineConfig, NodeEngine
+from kato.engine import EngineConfig, NodeEngine, kernels
 from kato.engine.naming import pattern_hash
 from kato.engine.prediction import predict
 from kato.engine.types import GlobalStats, PatternRecord, SymbolStats
@@ -85,8 +85,12 @@ def _percentile(values: list[float], q: float) -> float:
 
 def measure(n_patterns: int, queries: int, checked: int, backend: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        services = distributed_services if backend == "distributed" else no_services
-        with services(Path(tmp) / "services") as env:
+        services = (
+            distributed_services(Path(tmp) / "services")
+            if backend == "distributed"
+            else no_services()
+        )
+        with services as env:
             os.environ.update(env)
             return _measure(Path(tmp) / "data", n_patterns, queries, checked, backend, env)
 
@@ -129,6 +133,7 @@ def _measure(
     engine = NodeEngine(handle.kb, handle.vectors, handle.index)
     config = EngineConfig()
     handle.index.sync(handle.kb)
+    kernels.warm_up()  # load the compiled kernels before timing, as a worker does at start
     identical = 0
     indexed_time = brute_time = 0.0
     for query, answer in list(zip(batch, answers, strict=True))[:checked]:
