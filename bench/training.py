@@ -33,17 +33,25 @@ def _events(count: int, seed: int) -> list[list[str]]:
     return events[:count]
 
 
+# Workers share one listening socket and a keep-alive connection stays on the worker that
+# accepted it: a client reconnects this often so its requests spread over the workers the
+# way a proxy's many connections would (with 4 fixed connections one worker often got all).
+RECONNECT_EVERY = 50
+
+
 def _client_run(
     url: str, events: list[list[str]], learn_every: int, stamps: list[float], lock: threading.Lock
 ) -> None:
     with KatoClient(url, timeout=120.0) as kato:
         session = kato.create_session("training-bench")["session_id"]
-        for i, event in enumerate(events, start=1):
-            kato.observe(session, event)
-            if i % learn_every == 0:
-                kato.learn(session)
-            with lock:
-                stamps.append(time.perf_counter())
+    for start in range(0, len(events), RECONNECT_EVERY):
+        with KatoClient(url, timeout=120.0) as kato:
+            for i, event in enumerate(events[start : start + RECONNECT_EVERY], start=start + 1):
+                kato.observe(session, event)
+                if i % learn_every == 0:
+                    kato.learn(session)
+                with lock:
+                    stamps.append(time.perf_counter())
 
 
 def run(observations: int, workers: int, clients: int, learn_every: int) -> dict[str, float]:
