@@ -37,7 +37,7 @@ class CandidateScores(NamedTuple):
 
     scores: np.ndarray  # token score of §6.3 (0-100 scale)
     lcs: np.ndarray
-    pre: np.ndarray  # pre-potential of §6.11; -inf: fails the threshold
+    pre: np.ndarray  # pre-potential of §6.11; -inf: fails the threshold or bounded below the cut
     matched: np.ndarray  # symbols in the matcher's blocks
     blocks: np.ndarray  # number of blocks
     first: np.ndarray  # present events [first, last) of §6.6
