@@ -19,7 +19,7 @@ import numpy as np
 
 from kato.engine import metrics
 from kato.engine.index import Overlaps
-from kato.engine.kernels import BOUND_MARGIN, CandidateScores
+from kato.engine.kernels import CandidateScores, overlap_bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +77,9 @@ class MultiSymbolCandidates:
 
 
 def upper_pre_potentials(overlap: np.ndarray, lengths: np.ndarray, state_length: int) -> np.ndarray:
-    """An upper bound of each candidate's pre-potential from its symbol overlap ``o``.
-
-    With ``m`` matched symbols (``m <= LCS <= o``) and ``S - m`` flat-diff extras,
-    ``snr = (3m - S) / (m + S)`` grows with ``m``; ``evidence = m / L``,
-    ``confidence <= 1`` (the present holds every match) and the fragmentation term
-    is at most 1. So ``pre <= 1 + (o / L + 1) * snr(o)``, and ``pre <= 1.0`` exactly
-    (also in binary64: a non-positive product plus at most 1.0) when ``snr(o) <= 0``.
-    """
-    o = overlap.astype(np.float64)
-    snr = (3.0 * o - state_length) / (o + state_length)
-    return np.where(snr > 0, 1.0 + (o / lengths + 1.0) * snr + BOUND_MARGIN, 1.0)
+    """An upper bound of each candidate's pre-potential from its symbol overlap ``o``
+    (:func:`kato.engine.kernels.pre_potential_bound`; exactly 1.0 when ``snr(o) <= 0``)."""
+    return overlap_bounds(overlap, lengths, state_length)
 
 
 class Frontier:

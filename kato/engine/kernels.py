@@ -200,23 +200,43 @@ def _shares_bigram(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float:
-    """An upper bound of the pre-potential from the LCS, before running the matcher.
+def pre_potential_bound(matched: int, length: int, size: int, one_block: bool) -> float:
+    """An upper bound of the pre-potential of a candidate with ``matched`` symbols matched.
 
-    ``m <= LCS`` symbols match; ``(evidence + confidence) * snr <= (m/L + 1) * snr``
-    when ``snr(m) > 0`` and ``<= 0`` otherwise (see ``bulk.upper_pre_potentials``).
-    Without a shared bigram every block has one symbol, so ``m`` blocks and a
-    fragmentation term of ``1/m``; with one, at most 1.
+    With ``S - m`` flat-diff extras ``snr = (3m - S) / (m + S)``; ``evidence = m / L``
+    and ``confidence <= 1`` (the present holds every match), so the first term is at
+    most ``(m/L + 1) * snr`` when ``snr > 0`` and at most 0 otherwise. The
+    fragmentation term is at most 1, and ``1/m`` when no block can hold two symbols
+    (``one_block`` false). When ``snr <= 0`` the bound is exact also in binary64 (a
+    non-positive product plus that term), so ties at the cut are decided by name;
+    otherwise a margin covers rounding.
     """
-    size = state.size
+    snr = (3.0 * matched - size) / (matched + size)
+    fragment = 1.0 if one_block else 1.0 / matched
+    if snr > 0:
+        return (matched / length + 1.0) * snr + fragment + BOUND_MARGIN
+    return fragment
+
+
+@njit(cache=True, nogil=True)
+def overlap_bounds(overlap: np.ndarray, lengths: np.ndarray, size: int) -> np.ndarray:
+    """:func:`pre_potential_bound` at ``m = o`` for each candidate (``m <= LCS <= o``;
+    with one block allowed the bound grows with ``m``)."""
+    out = np.empty(overlap.size, np.float64)
+    for c in range(overlap.size):
+        out[c] = pre_potential_bound(overlap[c], lengths[c], size, True)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float:
+    """The bound over every ``m <= LCS``, before running the matcher: without a shared
+    bigram every block has one symbol."""
     one_block = _shares_bigram(a, state)
     best = -np.inf
     for m in range(1, common + 1):
-        snr = (3.0 * m - size) / (m + size)
-        term = (m / a.size + 1.0) * snr if snr > 0 else 0.0
-        term += 1.0 if one_block else 1.0 / m
-        best = max(best, term)
-    return best + BOUND_MARGIN
+        best = max(best, pre_potential_bound(m, a.size, state.size, one_block))
+    return best
 
 
 @njit(cache=True, nogil=True)
@@ -310,3 +330,4 @@ def warm_up() -> None:
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)
+    overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

@@ -154,6 +154,34 @@ class _Candidate:
     fragmentation: float
     summary: PatternSummary | None = None
 
+    @classmethod
+    def of(
+        cls,
+        pattern: IndexedPattern,
+        similarity: float,
+        present: tuple[int, int],
+        matched: int,
+        extras: int,
+        block_count: int,
+        alignment: FlatAlignment | None = None,
+        blocks: list[Block] | None = None,
+    ) -> _Candidate:
+        """A member with the base fields of §6.7 from its match counts and present range."""
+        first, last = present
+        starts = pattern.event_starts
+        return cls(
+            pattern=pattern,
+            similarity=similarity,
+            alignment=alignment,
+            blocks=blocks,
+            first=first,
+            last=last,
+            evidence=matched / pattern.length,
+            confidence=metrics.ratio_or_zero(matched, starts[last] - starts[first]),
+            snr=metrics.snr(matched, extras),
+            fragmentation=float(block_count - 1),
+        )
+
     @property
     def name(self) -> str:
         return self.pattern.name
@@ -220,21 +248,15 @@ def _evaluate(
     similarity = scored.score / 100.0
     if similarity < threshold:
         return None
-    first, last = present_range(pattern, alignment)
-    matched = len(alignment.matches)
-    starts = pattern.event_starts
-    present_length = starts[last] - starts[first]
-    return _Candidate(
-        pattern=pattern,
-        similarity=similarity,
-        alignment=alignment,
-        blocks=alignment.blocks,
-        first=first,
-        last=last,
-        evidence=matched / pattern.length,
-        confidence=metrics.ratio_or_zero(matched, present_length),
-        snr=metrics.snr(matched, alignment.extras_count),
-        fragmentation=float(len(alignment.blocks) - 1),
+    return _Candidate.of(
+        pattern,
+        similarity,
+        present_range(pattern, alignment),
+        len(alignment.matches),
+        alignment.extras_count,
+        len(alignment.blocks),
+        alignment,
+        alignment.blocks,
     )
 
 
@@ -378,22 +400,9 @@ def _from_bulk(
         pattern = index.pattern(int(bulk.ids[i]))
         blocks = pruning.candidate_blocks(pattern, 1, matcher, symbols)
         i0 = blocks[0][0]
-        first, last = present_events(pattern, i0, 1, pattern.flat[i0])
-        starts = pattern.event_starts
-        members.append(
-            _Candidate(
-                pattern=pattern,
-                similarity=float(bulk.scores[i]) / 100.0,
-                alignment=None,
-                blocks=blocks,
-                first=first,
-                last=last,
-                evidence=1 / pattern.length,
-                confidence=metrics.ratio_or_zero(1, starts[last] - starts[first]),
-                snr=metrics.snr(1, extras),
-                fragmentation=0.0,
-            )
-        )
+        present = present_events(pattern, i0, 1, pattern.flat[i0])
+        similarity = float(bulk.scores[i]) / 100.0
+        members.append(_Candidate.of(pattern, similarity, present, 1, extras, 1, blocks=blocks))
     return members
 
 
@@ -403,21 +412,14 @@ def _from_kernel(
     """An ensemble member from the kernel's block summary; its flat alignment is
     computed only if a returned prediction needs it (same values as :func:`_evaluate`)."""
     scores = multi.scores
-    pattern = index.pattern(int(multi.ids[position]))
     matched = int(scores.matched[position])
-    first, last = int(scores.first[position]), int(scores.last[position])
-    starts = pattern.event_starts
-    return _Candidate(
-        pattern=pattern,
-        similarity=float(scores.scores[position]) / 100.0,
-        alignment=None,
-        blocks=None,
-        first=first,
-        last=last,
-        evidence=matched / pattern.length,
-        confidence=metrics.ratio_or_zero(matched, starts[last] - starts[first]),
-        snr=metrics.snr(matched, state_length - matched),
-        fragmentation=float(int(scores.blocks[position]) - 1),
+    return _Candidate.of(
+        index.pattern(int(multi.ids[position])),
+        float(scores.scores[position]) / 100.0,
+        (int(scores.first[position]), int(scores.last[position])),
+        matched,
+        state_length - matched,
+        int(scores.blocks[position]),
     )
 
 
@@ -830,7 +832,7 @@ def _fast_path_object(
         ev, conf, sn = weighted[1], weighted[2], weighted[3]
     return {
         "name": pattern.name,
-        "pattern_data": [list(event) for event in pattern.data],
+        "pattern_data": pattern.data,  # fresh lists
         "length": pattern.length,
         "frequency": _frequency(summary),
         "emotives": average_emotives(summary.emotives),

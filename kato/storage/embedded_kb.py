@@ -107,31 +107,27 @@ class SqliteKnowledgeBase:
             return GlobalStats()
         return GlobalStats(int(row[0]), int(row[0]), int(row[1]), int(row[2]))
 
-    def get_patterns(self, names: Iterable[str]) -> dict[str, PatternRecord]:
+    def _pattern_rows(self, names: Iterable[str], columns: str) -> list[tuple[Any, ...]]:
+        """``(name, *columns)`` rows of the named patterns, in the order of ``names``."""
         wanted = [n for n in dict.fromkeys(names) if encodable(n)]
-        found: dict[str, PatternRecord] = {}
+        found: dict[str, tuple[Any, ...]] = {}
         with self._db.read() as conn:
             for part in chunks(wanted):
                 query = (
-                    "SELECT name, data, frequency, emotives, metadata FROM patterns "
+                    f"SELECT name, {columns} FROM patterns "
                     f"WHERE node = ? AND name IN ({placeholders(len(part))})"
                 )
                 for row in conn.execute(query, (self._node, *part)):
-                    found[row[0]] = _record(*row)
-        return {n: found[n] for n in wanted if n in found}
+                    found[row[0]] = tuple(row)
+        return [found[n] for n in wanted if n in found]
+
+    def get_patterns(self, names: Iterable[str]) -> dict[str, PatternRecord]:
+        rows = self._pattern_rows(names, "data, frequency, emotives, metadata")
+        return {row[0]: _record(*row) for row in rows}
 
     def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
-        wanted = [n for n in dict.fromkeys(names) if encodable(n)]
-        found: dict[str, PatternSummary] = {}
-        with self._db.read() as conn:
-            for part in chunks(wanted):
-                query = (
-                    "SELECT name, frequency, emotives FROM patterns "
-                    f"WHERE node = ? AND name IN ({placeholders(len(part))})"
-                )
-                for name, frequency, emotives in conn.execute(query, (self._node, *part)):
-                    found[name] = PatternSummary(frequency, loads(emotives))
-        return {n: found[n] for n in wanted if n in found}
+        rows = self._pattern_rows(names, "frequency, emotives")
+        return {name: PatternSummary(count, loads(emotives)) for name, count, emotives in rows}
 
     def iter_patterns(self) -> Iterator[PatternRecord]:
         last = ""
