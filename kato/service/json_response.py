@@ -1,8 +1,14 @@
 """Compact, deterministic JSON bodies (api.md §2.2).
 
-Python's ``json`` writes floats with ``repr`` (``1e-05``, ``3.666666666666666``)
-exactly as the contract requires; orjson would print ``1e-5``. Non-ASCII is kept
-as is, NaN and infinities are refused.
+The contract's text is the standard library's: floats written with ``repr``
+(``1e-05``, ``3.666666666666666``), non-ASCII kept as is, non-finite numbers as
+null. orjson writes the same bytes about ten times faster except in two places:
+floats below 1e-4 (``0.00001`` for ``1e-05``) and exponent forms (``1e16`` where
+the standard library needs ``1e+16``); and it refuses what it cannot write
+exactly (lone surrogates, integers beyond 64 bits, non-string keys, subclasses).
+:func:`encode` uses orjson and falls back to the standard library whenever the
+output could hold one of those floats or orjson refused (tested against the
+standard library in tests/service/test_json_response.py).
 """
 
 from __future__ import annotations
@@ -13,11 +19,20 @@ import math
 import re
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse
 
 logger = logging.getLogger("kato.service")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Where orjson's float text may differ from repr: an exponent, or a float below 1e-4
+# written positionally. Also matches inside strings; that only costs the fallback.
+_FLOAT_FORMS_THAT_DIFFER = re.compile(rb"\de|0\.0000")
+_ORJSON_STRICT = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
 
 
 def dumps(content: Any) -> str:
@@ -31,8 +46,23 @@ def dumps(content: Any) -> str:
         )
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
 def encode(content: Any) -> bytes:
     """UTF-8 bytes of :func:`dumps`; lone surrogates (valid in JSON input) stay escaped."""
+    try:
+        fast = orjson.dumps(content, default=_refuse, option=_ORJSON_STRICT)
+    except orjson.JSONEncodeError:
+        return standard_encode(content)
+    if _FLOAT_FORMS_THAT_DIFFER.search(fast) is not None:
+        return standard_encode(content)
+    return fast
+
+
+def standard_encode(content: Any) -> bytes:
+    """:func:`encode` through the standard library alone: the reference text."""
     text = dumps(content)
     try:
         return text.encode("utf-8")
