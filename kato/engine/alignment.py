@@ -132,11 +132,13 @@ class EventAlignment:
         last: int,
         matched: set[str],
     ) -> None:
-        self.past = [list(pattern.event(k)) for k in range(first)]
-        self.present = [list(pattern.event(k)) for k in range(first, last)]
-        self.future = [list(pattern.event(k)) for k in range(last, pattern.event_count)]
+        flat, starts = pattern.flat, pattern.event_starts
+        events = [list(flat[starts[k] : starts[k + 1]]) for k in range(len(starts) - 1)]
+        self.past = events[:first]
+        self.present = events[first:last]
+        self.future = events[last:]
         self.missing = [[s for s in event if s not in matched] for event in self.present]
-        present_symbols = set(pattern.symbols(first, last))
+        present_symbols = set(flat[starts[first] : starts[last]])
         self.extras = [[s for s in event if s not in present_symbols] for event in stm]
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kato.engine import kernels
+from kato.engine.matcher import Block
 from kato.engine.ports import KnowledgeBase
 from kato.engine.types import PatternData
 
@@ -248,10 +249,7 @@ class PatternIndex:
         """
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
-            codes = self._symbol_codes
-            state_codes = np.array(
-                [codes.get(symbol, kernels.UNKNOWN) for symbol in state], dtype=np.int32
-            )
+            state_codes = self._state_codes(state)
             kernels.score_candidates(
                 ids.astype(np.int64),
                 np.frombuffer(self._codes, dtype=np.int32),
@@ -264,6 +262,30 @@ class PatternIndex:
                 out,
             )
         return out
+
+    def matching_blocks(self, names: Sequence[str], state: Sequence[str]) -> list[list[Block]]:
+        """The matcher's blocks of each named pattern against ``state``, compiled
+        (:func:`kato.engine.kernels.blocks_of`; the same blocks as ``BlockMatcher``)."""
+        found: list[list[Block]] = []
+        with self._lock:
+            state_codes = self._state_codes(state)
+            for name in names:
+                pid = self._by_name[name]
+                start, end = self._code_offsets[pid], self._code_offsets[pid + 1]
+                codes = np.frombuffer(self._codes, dtype=np.int32)[start:end].copy()
+                rows = kernels.blocks_of(codes, state_codes).tolist()
+                found.append([(i, j, k) for i, j, k in rows])
+        return found
+
+    def _state_codes(self, state: Sequence[str]) -> np.ndarray:
+        codes = self._symbol_codes
+        return np.array([codes.get(symbol, kernels.UNKNOWN) for symbol in state], dtype=np.int32)
+
+    def pattern_member_frequencies(self, symbols: Iterable[str]) -> dict[str, int]:
+        """``pmf`` of the indexed patterns: how many hold each symbol (known symbols only)."""
+        with self._lock:
+            postings = self._postings
+            return {s: len(postings[s].ids) for s in symbols if s in postings}
 
     def overlaps(self, state: Iterable[str]) -> dict[int, int]:
         """Pattern id -> multiset overlap with ``state``, for patterns sharing a symbol."""

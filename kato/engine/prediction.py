@@ -69,12 +69,19 @@ FAST_PATH_RANK_FIELDS = frozenset(
 
 
 def predict(
-    engine: NodeEngine, stm: list[list[str]], config: EngineConfig, *, brute_force: bool = False
+    engine: NodeEngine,
+    stm: list[list[str]],
+    config: EngineConfig,
+    *,
+    brute_force: bool = False,
+    future_potentials: bool = True,
 ) -> tuple[list[JSONObject], list[JSONObject]]:
     """(predictions, future_potentials) for ``stm`` with the session's config.
 
     ``brute_force`` evaluates every pattern of the node without index pruning;
     it exists so tests and benchmarks can check the indexed search against it.
+    ``future_potentials=False`` (observe keeps only the predictions) returns ``[]``
+    in their place without building them; the predictions are the same.
     """
     state = [symbol for event in stm for symbol in event]
     if not state:
@@ -82,7 +89,7 @@ def predict(
     engine.index.sync(engine.kb)
     if len(state) == 1:
         return _fast_path(engine.kb, engine.index, state[0], config), []
-    return _multi_symbol(engine, stm, state, config, brute_force)
+    return _multi_symbol(engine, stm, state, config, brute_force, future_potentials)
 
 
 # -- candidate search ----------------------------------------------------------
@@ -483,6 +490,7 @@ def _multi_symbol(
     state: list[str],
     config: EngineConfig,
     brute_force: bool,
+    with_future_potentials: bool = True,
 ) -> tuple[list[JSONObject], list[JSONObject]]:
     index = engine.index
     matcher = BlockMatcher(state)
@@ -516,7 +524,9 @@ def _multi_symbol(
         if c.alignment is not None:
             spc_symbols.update(c.alignment.matches)
         spc_symbols.update(c.present)
-    pmf = kb.pattern_member_frequencies(spc_symbols)
+    # The index counts the same patterns as the store, from memory; brute force
+    # keeps reading the store, so the property tests compare the two.
+    pmf = (kb if brute_force else index).pattern_member_frequencies(spc_symbols)
     spc = {
         s: (pmf[s] / n_patterns if pmf.get(s, 0) >= 1 and n_patterns else 0) for s in spc_symbols
     }
@@ -526,6 +536,7 @@ def _multi_symbol(
     )
 
     context = _EnsembleContext(
+        index=index,
         state=state,
         stm=stm,
         matcher=matcher,
@@ -538,16 +549,17 @@ def _multi_symbol(
         weights=weights,
     )
     cores = [context.core(c) for c in ensemble]
-    future_potentials = _future_potentials(cores, ensemble)
+    groups = _future_groups(cores, ensemble)
+    future_potentials = _future_potentials(groups) if with_future_potentials else []
     _bayesian_posteriors(cores)
     by_name = {c.name: c for c in ensemble}
     rank_field = config.rank_sort_algo
     if rank_field in LATE_FIELDS:
         # Ranking by a field computed only for the output: compute it for everyone.
-        cores = [context.complete(core, by_name[core["name"]]) for core in cores]
+        cores = context.completed(cores, by_name)
         return rank(cores, rank_field)[: config.max_predictions], future_potentials
     top = rank(cores, rank_field)[: config.max_predictions]
-    return [context.complete(core, by_name[core["name"]]) for core in top], future_potentials
+    return context.completed(top, by_name), future_potentials
 
 
 # Fields of the output object that neither the ensemble quantities nor the default
@@ -561,6 +573,7 @@ LATE_FIELDS = frozenset(
 class _EnsembleContext:
     """The node-wide values every member of one ensemble is evaluated with (§6.12)."""
 
+    index: PatternIndex
     state: list[str]
     stm: list[list[str]]
     matcher: BlockMatcher
@@ -582,6 +595,19 @@ class _EnsembleContext:
             assert alignment is not None  # members have blocks
             c.alignment = alignment
         return c.alignment
+
+    def completed(
+        self, cores: list[JSONObject], by_name: dict[str, _Candidate]
+    ) -> list[JSONObject]:
+        """The output objects of ``cores``; the blocks members still lack are found
+        in one compiled pass first (the Python matcher is the slow way to the same)."""
+        members = [by_name[core["name"]] for core in cores]
+        pending = [c for c in members if c.alignment is None and c.blocks is None]
+        if pending:
+            found = self.index.matching_blocks([c.name for c in pending], self.state)
+            for c, blocks in zip(pending, found, strict=True):
+                c.blocks = blocks
+        return [self.complete(core, c) for core, c in zip(cores, members, strict=True)]
 
     def events(self, c: _Candidate) -> EventAlignment:
         matched = set(self.alignment(c).matches)
@@ -700,41 +726,59 @@ def _canonical_key(value: Any) -> bytes:
     return canonical.encode("utf-8", "surrogatepass")
 
 
-def _future_potentials(objects: list[JSONObject], ensemble: list[_Candidate]) -> list[JSONObject]:
-    """Group non-empty futures (§6.14), set predictive_information, return the groups.
+@dataclass(slots=True)
+class _FutureGroup:
+    """Ensemble members with equal futures (§6.14); ``first`` is the first in name order."""
+
+    first: _Candidate
+    total_weighted_frequency: float = 0.0
+    supporting_patterns: int = 0
+    aggregate_potential: float = 0.0
+
+
+def _future_groups(objects: list[JSONObject], ensemble: list[_Candidate]) -> list[_FutureGroup]:
+    """Group non-empty futures (§6.14) and set each member's predictive_information.
 
     ``objects`` are the ensemble members' core fields, in the ensemble's name order.
     """
-    groups: dict[tuple[tuple[str, ...], ...], JSONObject] = {}
-    members: list[tuple[JSONObject, JSONObject]] = []
+    groups: dict[tuple[tuple[str, ...], ...], _FutureGroup] = {}
+    members: list[tuple[JSONObject, _FutureGroup]] = []
     for obj, candidate in zip(objects, ensemble, strict=True):
         if not candidate.has_future:
             continue
         key = candidate.future_key()
         group = groups.get(key)
         if group is None:
-            group = groups[key] = {
-                "future": candidate.future(),
-                "aggregate_potential": 0.0,
-                "supporting_patterns": 0,
-                "total_weighted_frequency": 0.0,
-            }
-        group["total_weighted_frequency"] += obj["frequency"] * obj["similarity"]
-        group["supporting_patterns"] += 1
+            group = groups[key] = _FutureGroup(candidate)
+        group.total_weighted_frequency += obj["frequency"] * obj["similarity"]
+        group.supporting_patterns += 1
         members.append((obj, group))
     total = 0.0
     for group in groups.values():
-        total += group["total_weighted_frequency"]
+        total += group.total_weighted_frequency
     for group in groups.values():
-        group["aggregate_potential"] = (
-            0.0 if total == 0 else group["total_weighted_frequency"] / total
-        )
+        group.aggregate_potential = 0.0 if total == 0 else group.total_weighted_frequency / total
     for obj, group in members:
-        aggregate = group["aggregate_potential"]
+        aggregate = group.aggregate_potential
         obj["predictive_information"] = (
             0.0 if aggregate == 0 else obj["weighted_strength"] / aggregate
         )
-    return _by_aggregate_then_future(list(groups.values()))
+    return list(groups.values())
+
+
+def _future_potentials(groups: list[_FutureGroup]) -> list[JSONObject]:
+    """The future_potentials items of §6.14, in their order."""
+    return _by_aggregate_then_future(
+        [
+            {
+                "future": group.first.future(),
+                "aggregate_potential": group.aggregate_potential,
+                "supporting_patterns": group.supporting_patterns,
+                "total_weighted_frequency": group.total_weighted_frequency,
+            }
+            for group in groups
+        ]
+    )
 
 
 def _by_aggregate_then_future(groups: list[JSONObject]) -> list[JSONObject]:
