@@ -94,9 +94,7 @@ def observe(
             engine.vectors.add_pending(own_name, percept)
         state.stm.append(event)
         if config.process_predictions:
-            predictions = prediction.predict(
-                engine, state.stm, config, future_potentials=False
-            )[0]
+            predictions = prediction.predict(engine, state.stm, config, future_potentials=False)[0]
         learned = _auto_learn(engine, state, config)
     state.time += 1
     state.predictions = predictions

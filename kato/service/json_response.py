@@ -2,13 +2,14 @@
 
 The contract's text is the standard library's: floats written with ``repr``
 (``1e-05``, ``3.666666666666666``), non-ASCII kept as is, non-finite numbers as
-null. orjson writes the same bytes about ten times faster except in two places:
-floats below 1e-4 (``0.00001`` for ``1e-05``) and exponent forms (``1e16`` where
-the standard library needs ``1e+16``); and it refuses what it cannot write
-exactly (lone surrogates, integers beyond 64 bits, non-string keys, subclasses).
-:func:`encode` uses orjson and falls back to the standard library whenever the
-output could hold one of those floats or orjson refused (tested against the
-standard library in tests/service/test_json_response.py).
+null. orjson writes the same bytes about ten times faster, except for floats
+below 1e-4 (``0.00001`` or ``1.5e-7`` where ``repr`` gives ``1e-05`` and
+``1.5e-07``), and it refuses what it cannot write exactly (lone surrogates,
+integers beyond 64 bits, non-string keys, subclasses). :func:`encode` uses orjson
+and falls back to the standard library when the output could hold such a float
+or orjson refused; :func:`with_repr_floats` marks the small floats of large
+bodies so that they stay on the fast path. tests/service/test_json_response.py
+compares both writers.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ from fastapi.responses import JSONResponse
 logger = logging.getLogger("kato.service")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# Where orjson's float text may differ from repr: an exponent, or a float below 1e-4
-# written positionally. Also matches inside strings; that only costs the fallback.
-_FLOAT_FORMS_THAT_DIFFER = re.compile(rb"\de|0\.0000")
+_DIGITS = frozenset(b"0123456789")
 _ORJSON_STRICT = (
     orjson.OPT_PASSTHROUGH_SUBCLASS
     | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -46,19 +45,86 @@ def dumps(content: Any) -> str:
         )
 
 
-def _refuse(value: Any) -> Any:
+class ReprFloat(float):
+    """A float orjson must write as ``repr`` text (the standard library always does)."""
+
+    __slots__ = ()
+
+
+def _repr_float_or_refuse(value: Any) -> Any:
+    if type(value) is ReprFloat:
+        return orjson.Fragment(float.__repr__(value).encode())
     raise TypeError(type(value).__name__)
 
 
 def encode(content: Any) -> bytes:
     """UTF-8 bytes of :func:`dumps`; lone surrogates (valid in JSON input) stay escaped."""
     try:
-        fast = orjson.dumps(content, default=_refuse, option=_ORJSON_STRICT)
+        fast = orjson.dumps(content, default=_repr_float_or_refuse, option=_ORJSON_STRICT)
     except orjson.JSONEncodeError:
         return standard_encode(content)
-    if _FLOAT_FORMS_THAT_DIFFER.search(fast) is not None:
+    if _may_hold_small_float(fast):
         return standard_encode(content)
     return fast
+
+
+def _may_hold_small_float(data: bytes) -> bool:
+    """Whether orjson's output may hold a float below 1e-4, which it writes differently
+    from ``repr``: positionally (``0.00001`` for ``1e-05``) or with a one-digit
+    exponent (``1.5e-7`` for ``1.5e-07``). Strings can match too (never hex pattern
+    names); that only costs the fallback. ``bytes.find`` scans far faster than re.
+    """
+    at = data.find(b"0.0000")
+    while at != -1:
+        if at == 0 or data[at - 1] not in _DIGITS:
+            return True
+        at = data.find(b"0.0000", at + 1)
+    at = data.find(b"e-")
+    while at != -1:
+        if (
+            at > 0
+            and data[at - 1] in _DIGITS
+            and at + 2 < len(data)
+            and data[at + 2] in _DIGITS
+            and (at + 3 == len(data) or data[at + 3] not in _DIGITS)
+        ):
+            return True
+        at = data.find(b"e-", at + 2)
+    return False
+
+
+def with_repr_floats(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects with their small floats (and those of their dict values) marked as
+    :class:`ReprFloat`; objects holding none are returned as they are, none is changed.
+
+    Predictions routinely hold values below 1e-4 (confluence, posteriors), which
+    orjson writes positionally; marked, they keep :func:`encode` on its fast path.
+    Values this misses only cost that path (the output check catches them).
+    """
+    return [_marked(obj) for obj in objects]
+
+
+def _marked(obj: dict[str, Any]) -> dict[str, Any]:
+    copy: dict[str, Any] | None = None
+    for key, value in obj.items():
+        if type(value) is float:
+            if not _writes_differently(value):
+                continue
+            marked: Any = ReprFloat(value)
+        elif type(value) is dict:
+            marked = _marked(value)
+            if marked is value:
+                continue
+        else:
+            continue
+        if copy is None:
+            copy = dict(obj)
+        copy[key] = marked
+    return obj if copy is None else copy
+
+
+def _writes_differently(value: float) -> bool:
+    return -1e-4 < value < 1e-4 and value != 0.0
 
 
 def standard_encode(content: Any) -> bytes:

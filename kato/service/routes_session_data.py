@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from kato.service.context import ServiceContext, get_context
 from kato.service.dependencies import get_sessions
-from kato.service.json_response import KatoJSONResponse
+from kato.service.json_response import KatoJSONResponse, with_repr_floats
 from kato.service.models import (
     SESSION_RESPONSES,
     CognitionDataResponse,
@@ -51,8 +51,8 @@ def get_predictions(
     # A Response skips FastAPI's generic walk over the (large) body before encoding.
     return KatoJSONResponse(
         {
-            "predictions": result.predictions,
-            "future_potentials": result.future_potentials,
+            "predictions": with_repr_floats(result.predictions),
+            "future_potentials": with_repr_floats(result.future_potentials),
             "session_id": session_id,
             "processor_id": None,
             "count": len(result.predictions),
@@ -83,7 +83,7 @@ def get_cognition_data(session_id: str, sessions: SessionService = Depends(get_s
         state = record.state
     emotives = state.emotives_accumulator[-1] if state.emotives_accumulator else {}
     cognition = {
-        "predictions": state.prediction_list(),
+        "predictions": with_repr_floats(state.prediction_list()),
         "emotives": emotives,
         "symbols": [symbol for event in state.stm for symbol in event],
         "command": "",
@@ -94,4 +94,6 @@ def get_cognition_data(session_id: str, sessions: SessionService = Depends(get_s
         "short_term_memory": state.stm,
         "time": state.time,
     }
-    return {"cognition_data": cognition, "session_id": session_id, "node_id": record.node_id}
+    return KatoJSONResponse(
+        {"cognition_data": cognition, "session_id": session_id, "node_id": record.node_id}
+    )

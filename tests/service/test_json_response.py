@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kato.service import json_response
-from kato.service.json_response import encode, standard_encode
+from kato.service.json_response import encode, standard_encode, with_repr_floats
 
 
 class Level(enum.IntEnum):
@@ -28,7 +28,7 @@ _FLOATS = st.one_of(
     st.floats(min_value=-1e-3, max_value=1e-3),
     st.floats(min_value=1e14, max_value=1e18),
     st.integers(0, 10**6).map(lambda n: n / 7.0),
-    st.sampled_from([1e-05, 0.0001, 1e16, 1e15, 5e-324, -0.0, 3.666666666666666]),
+    st.sampled_from([1e-05, 0.0001, 1e16, 1e15, 5e-324, -0.0, 3.666666666666666, 1.5e300]),
 )
 _SCALARS = st.one_of(
     st.none(),
@@ -55,6 +55,18 @@ def test_encode_writes_the_standard_librarys_bytes(value: Any) -> None:
     assert encode(value) == standard_encode(value)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=5), _VALUES, max_size=6), max_size=4))
+def test_marked_small_floats_are_written_as_the_standard_library_writes_them(
+    objects: list[dict[str, Any]],
+) -> None:
+    before = standard_encode(objects)
+    marked = with_repr_floats(objects)
+    assert encode(marked) == before
+    assert standard_encode(marked) == before
+    assert standard_encode(objects) == before  # the input is left as it was
+
+
 def test_the_float_forms_orjson_writes_differently_keep_the_contract_text() -> None:
     body = {"small": 1e-05, "tiny": 1.5212603486793025e-05, "big": 1e16, "ok": 0.0001}
     assert encode(body) == b'{"small":1e-05,"tiny":1.5212603486793025e-05,"big":1e+16,"ok":0.0001}'
@@ -68,7 +80,16 @@ def test_a_typical_prediction_body_takes_the_fast_path(monkeypatch: pytest.Monke
     def no_fallback(content: Any) -> bytes:
         raise AssertionError("the standard library path was taken")
 
+    name = "e9e43f2309079f2843665ab773996d99489306d6"  # hex names hold "3e", "9e", ...
+    prediction = {
+        "name": name,
+        "emotives": {"joy": 1.5e-07},
+        "potential": 3.666666666666666,
+        "confluence": 9.814373019e-05,
+        "weighted_snr": None,
+        "s": "é",
+    }
+    expected = standard_encode({"predictions": [prediction]})
     monkeypatch.setattr(json_response, "standard_encode", no_fallback)
-    body = {"predictions": [{"name": "é" * 3, "potential": 3.666666666666666, "x": None}]}
-    expected = '{"predictions":[{"name":"ééé","potential":3.666666666666666,"x":null}]}'
-    assert encode(body) == expected.encode()
+    assert encode({"predictions": with_repr_floats([prediction])}) == expected
+    assert b'"confluence":9.814373019e-05' in expected and b'"joy":1.5e-07' in expected
