@@ -263,6 +263,19 @@ class PatternIndex:
             )
         return out
 
+    def single_symbol_blocks(self, ids: np.ndarray, state: Sequence[str]) -> np.ndarray:
+        """Rows ``(i, j, first, last)`` of :func:`kato.engine.kernels.single_symbol_blocks`
+        for patterns ``ids``, each sharing exactly one symbol with ``state``."""
+        with self._lock:
+            return kernels.single_symbol_blocks(
+                ids.astype(np.int64),
+                np.frombuffer(self._codes, dtype=np.int32),
+                np.frombuffer(self._code_offsets, dtype=np.int64),
+                np.frombuffer(self._starts, dtype=np.int32),
+                np.frombuffer(self._start_offsets, dtype=np.int64),
+                self._state_codes(state),
+            )
+
     def matching_blocks(self, names: Sequence[str], state: Sequence[str]) -> list[list[Block]]:
         """The matcher's blocks of each named pattern against ``state``, compiled
         (:func:`kato.engine.kernels.blocks_of`; the same blocks as ``BlockMatcher``)."""

@@ -13,7 +13,9 @@ results are the same integers and bit-identical floats (binary64, no fast-math):
 * :func:`lcs_length` — :func:`kato.engine.similarity.token_lcs`;
 * :func:`_blocks` — :meth:`kato.engine.matcher.BlockMatcher.blocks` (difflib);
 * :func:`score_candidates` — the threshold tests of ``similarity.passes_threshold``
-  and :func:`kato.engine.pruning.pre_potential`.
+  and :func:`kato.engine.pruning.pre_potential`;
+* :func:`single_symbol_blocks` — ``pruning.candidate_blocks`` at LCS 1 and
+  :func:`kato.engine.alignment.present_events`.
 
 ``tests/engine/test_kernels.py`` compares them with the Python code, and the
 indexed-versus-brute-force property test covers them end to end.
@@ -307,6 +309,39 @@ def score_candidates(
 
 
 @njit(cache=True, nogil=True)
+def single_symbol_blocks(
+    candidates: np.ndarray,
+    codes: np.ndarray,
+    code_offsets: np.ndarray,
+    starts: np.ndarray,
+    start_offsets: np.ndarray,
+    state: np.ndarray,
+) -> np.ndarray:
+    """Rows ``(i, j, first, last)`` for candidates sharing exactly one symbol with the
+    state: their single block ``(i, j, 1)`` and present events ``[first, last)``.
+
+    The block is at the first pattern position whose symbol is in the state, at that
+    symbol's first state position (:func:`kato.engine.pruning.candidate_blocks` at
+    LCS 1).
+    """
+    out = np.zeros((candidates.size, 4), np.int64)
+    for c in range(candidates.size):
+        p = candidates[c]
+        a = codes[code_offsets[p] : code_offsets[p + 1]]
+        i0 = j0 = -1
+        for i in range(a.size):
+            for j in range(state.size):
+                if state[j] == a[i]:
+                    i0, j0 = i, j
+                    break
+            if i0 >= 0:
+                break
+        first, last = _present_range(a, starts[start_offsets[p] : start_offsets[p + 1]], i0, i0 + 1)
+        out[c, 0], out[c, 1], out[c, 2], out[c, 3] = i0, j0, first, last
+    return out
+
+
+@njit(cache=True, nogil=True)
 def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The merged matching blocks of two code arrays as rows ``(i, j, k)``."""
     scratch = np.zeros(6 * (a.size + b.size + 2), np.int64)
@@ -330,4 +365,12 @@ def warm_up() -> None:
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)
+    single_symbol_blocks(
+        np.zeros(1, dtype=np.int64),
+        codes,
+        np.array([0, 3], dtype=np.int64),
+        np.array([0, 2, 3], dtype=np.int32),
+        np.array([0, 3], dtype=np.int64),
+        codes[:1].copy(),
+    )
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

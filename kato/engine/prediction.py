@@ -17,7 +17,6 @@ from kato.engine.alignment import (
     apply_fuzzy_tokens,
     flat_alignment,
     flat_diff,
-    present_events,
     present_range,
     unaligned,
 )
@@ -346,7 +345,7 @@ def _indexed_ensemble(
         offset = len(bulk)
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
-    ensemble = _from_bulk(index, bulk, matcher, chosen_bulk)
+    ensemble = _from_bulk(index, bulk, state, chosen_bulk)
     ensemble += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
     return sorted(ensemble, key=lambda c: c.name)
 
@@ -395,21 +394,24 @@ def _scored_multi(
 def _from_bulk(
     index: PatternIndex,
     bulk: SingleSymbolCandidates,
-    matcher: BlockMatcher,
+    state: list[str],
     positions: Iterable[int],
 ) -> list[_Candidate]:
     """Ensemble members sharing one symbol with the state, in closed form (same
     values as :func:`_evaluate`): one block at that symbol's first occurrence."""
-    symbols = matcher.positions.keys()
-    extras = len(matcher.b) - 1
+    chosen = np.fromiter(positions, dtype=np.int64)
+    rows = index.single_symbol_blocks(bulk.ids[chosen], state).tolist()
+    scores = bulk.scores[chosen].tolist()
+    extras = len(state) - 1
     members = []
-    for i in positions:
-        pattern = index.pattern(int(bulk.ids[i]))
-        blocks = pruning.candidate_blocks(pattern, 1, matcher, symbols)
-        i0 = blocks[0][0]
-        present = present_events(pattern, i0, 1, pattern.flat[i0])
-        similarity = float(bulk.scores[i]) / 100.0
-        members.append(_Candidate.of(pattern, similarity, present, 1, extras, 1, blocks=blocks))
+    for pid, score, (i0, j0, first, last) in zip(
+        bulk.ids[chosen].tolist(), scores, rows, strict=True
+    ):
+        members.append(
+            _Candidate.of(
+                index.pattern(pid), score / 100.0, (first, last), 1, extras, 1, blocks=[(i0, j0, 1)]
+            )
+        )
     return members
 
 

@@ -78,3 +78,30 @@ def test_score_candidates_matches_threshold_and_pre_potential(
         assert (out.first[pid], out.last[pid]) == (first, last)
         assert out.matched[pid] == sum(k for _, _, k in blocks)
         assert out.blocks[pid] == len(blocks)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    patterns=st.lists(PATTERN, min_size=1, max_size=8),
+    state=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2),
+)
+def test_single_symbol_blocks_match_the_closed_form_and_present_events(
+    patterns: list[list[list[str]]], state: list[str]
+) -> None:
+    kb = MemoryKnowledgeBase()
+    for pattern in patterns:
+        learn(kb, pattern)
+    index = PatternIndex()
+    index.sync(kb)
+    matcher = BlockMatcher(state)
+    single = [
+        pid
+        for pid in range(len(index))
+        if token_lcs(index.pattern(pid).flat, state, state_ids(state)) == 1
+    ]
+    rows = index.single_symbol_blocks(np.array(single, dtype=np.int64), state).tolist()
+    for pid, (i, j, first, last) in zip(single, rows, strict=True):
+        pattern = index.pattern(pid)
+        blocks = pruning.candidate_blocks(pattern, 1, matcher, set(state))
+        assert [(i, j, 1)] == blocks
+        assert (first, last) == present_events(pattern, i, 1, pattern.flat[i])
