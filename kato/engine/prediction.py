@@ -16,7 +16,6 @@ from kato.engine.alignment import (
     FlatAlignment,
     apply_fuzzy_tokens,
     flat_alignment,
-    flat_diff,
     present_range,
     unaligned,
 )
@@ -840,63 +839,106 @@ def _fast_path(
     if config.affinity_emotive:
         tokens = [symbol, *(s for p in patterns for s in p.flat)]
         weights = _affinity_weights(kb, tokens, config.affinity_emotive)
-    objects = [_fast_path_object(p, summaries[p.name], symbol, config, weights) for p in patterns]
+    by_name = {p.name: p for p in patterns}
+    cores = [_fast_path_core(p, summaries[p.name], symbol, config, weights) for p in patterns]
     rank_field = (
         config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
     )
-    return rank(objects, rank_field)[: config.max_predictions]
+    # A frequent first symbol starts thousands of patterns: only the K returned
+    # ones get their output object.
+    return [
+        _fast_path_object(core, by_name[core["name"]], summaries[core["name"]], symbol)
+        for core in rank(cores, rank_field)[: config.max_predictions]
+    ]
 
 
-def _fast_path_object(
+@dataclass(frozen=True, slots=True)
+class _FastPathAlignment:
+    """§6.19's flat alignment of a candidate, whose first symbol is the state's one symbol.
+
+    The matcher on ``(p, [x])`` then finds the one block ``(0, 0, 1)``: ``past = []``,
+    ``present = matches = [x]`` and the flat diff of ``([x], [x])`` is empty
+    (property-tested against the matcher in tests/engine/test_fast_path.py).
+    """
+
+    past: list[str]
+    present: list[str]
+    matches: list[str]
+    missing: list[str]
+    extras: list[str]
+    blocks: int
+
+    @classmethod
+    def of(cls, flat: Sequence[str], symbol: str) -> _FastPathAlignment:
+        assert flat[0] == symbol
+        return cls(past=[], present=[symbol], matches=[symbol], missing=[], extras=[], blocks=1)
+
+
+def _fast_path_core(
     pattern: IndexedPattern,
     summary: PatternSummary,
     symbol: str,
     config: EngineConfig,
     weights: dict[str, float] | None,
 ) -> JSONObject:
-    flat = list(pattern.flat)
-    matcher = BlockMatcher([symbol])
-    state = matcher.b
-    blocks = matcher.blocks(flat)
-    if blocks:
-        i0 = blocks[0][0]
-        i1, _, k1 = blocks[-1]
-        past, present = flat[:i0], flat[i0 : i1 + k1]
-    else:
-        past, present = [], flat
-    matches = [s for _, j, size in blocks for s in state[j : j + size]]
-    missing, extras = flat_diff(present, matcher)
-    matched = len(matches)
+    """The fields a fast-path candidate is ranked by (§6.19)."""
+    flat = pattern.flat
+    alignment = _FastPathAlignment.of(flat, symbol)
+    matched = len(alignment.matches)
     evidence = matched / len(flat)
-    confidence = metrics.ratio_or_zero(matched, len(present))
-    snr = metrics.fast_path_snr(matched, len(extras))
-    fragmentation = len(blocks) - 1
+    confidence = metrics.ratio_or_zero(matched, len(alignment.present))
+    snr = metrics.fast_path_snr(matched, len(alignment.extras))
+    fragmentation = alignment.blocks - 1
     weighted: tuple[Any, Any, Any, Any] = (None, None, None, None)
     ev, conf, sn = evidence, confidence, snr
     if weights is not None:
-        weighted = metrics.weighted_fields(weights, state, flat, matches, present, extras)
+        weighted = metrics.weighted_fields(
+            weights, [symbol], flat, alignment.matches, alignment.present, alignment.extras
+        )
         ev, conf, sn = weighted[1], weighted[2], weighted[3]
     return {
         "name": pattern.name,
-        "pattern_data": pattern.data,  # fresh lists
-        "length": pattern.length,
         "frequency": _frequency(summary),
-        "emotives": average_emotives(summary.emotives),
-        "matches": matches,
-        "missing": missing,
-        "present": present,
-        "past": past,
-        "future": flat[len(past) + len(present) :],
-        "extras": extras,
         "similarity": fast_path_similarity(flat, symbol, config.use_token_matching),
         "evidence": evidence,
         "confidence": confidence,
         "snr": snr,
         "fragmentation": fragmentation,
-        "anomalies": [],
         "weighted_similarity": weighted[0],
         "weighted_evidence": weighted[1],
         "weighted_confidence": weighted[2],
         "weighted_snr": weighted[3],
         "potential": metrics.fast_path_potential(ev, conf, sn, fragmentation),
+    }
+
+
+def _fast_path_object(
+    core: JSONObject, pattern: IndexedPattern, summary: PatternSummary, symbol: str
+) -> JSONObject:
+    """The output object of §6.19, in its key order."""
+    flat = list(pattern.flat)
+    alignment = _FastPathAlignment.of(flat, symbol)
+    return {
+        "name": pattern.name,
+        "pattern_data": pattern.data,  # fresh lists
+        "length": pattern.length,
+        "frequency": core["frequency"],
+        "emotives": average_emotives(summary.emotives),
+        "matches": alignment.matches,
+        "missing": alignment.missing,
+        "present": alignment.present,
+        "past": alignment.past,
+        "future": flat[len(alignment.past) + len(alignment.present) :],
+        "extras": alignment.extras,
+        "similarity": core["similarity"],
+        "evidence": core["evidence"],
+        "confidence": core["confidence"],
+        "snr": core["snr"],
+        "fragmentation": core["fragmentation"],
+        "anomalies": [],
+        "weighted_similarity": core["weighted_similarity"],
+        "weighted_evidence": core["weighted_evidence"],
+        "weighted_confidence": core["weighted_confidence"],
+        "weighted_snr": core["weighted_snr"],
+        "potential": core["potential"],
     }
