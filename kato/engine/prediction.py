@@ -148,6 +148,7 @@ class _Candidate:
     """An aligned ensemble member: its present events are ``[first, last)`` (§6.6)."""
 
     pattern: IndexedPattern
+    name: str  # the pattern's; a field, as sorting and lookups read it often
     similarity: float
     alignment: FlatAlignment | None  # None until needed (see _EnsembleContext.alignment)
     blocks: list[Block] | None  # the matcher's blocks when known before the alignment
@@ -176,6 +177,7 @@ class _Candidate:
         starts = pattern.event_starts
         return cls(
             pattern=pattern,
+            name=pattern.name,
             similarity=similarity,
             alignment=alignment,
             blocks=blocks,
@@ -186,10 +188,6 @@ class _Candidate:
             snr=metrics.snr(matched, extras),
             fragmentation=float(block_count - 1),
         )
-
-    @property
-    def name(self) -> str:
-        return self.pattern.name
 
     @property
     def pre_potential(self) -> float:
