@@ -397,12 +397,12 @@ def _from_bulk(
     """Ensemble members sharing one symbol with the state, in closed form (same
     values as :func:`_evaluate`): one block at that symbol's first occurrence."""
     chosen = np.fromiter(positions, dtype=np.int64)
-    rows = index.single_symbol_blocks(bulk.ids[chosen], state).tolist()
-    scores = bulk.scores[chosen].tolist()
+    ids = bulk.ids[chosen]
+    rows = index.single_symbol_blocks(ids, state).tolist()
     extras = len(state) - 1
     members = []
     for pid, score, (i0, j0, first, last) in zip(
-        bulk.ids[chosen].tolist(), scores, rows, strict=True
+        ids.tolist(), bulk.scores[chosen].tolist(), rows, strict=True
     ):
         members.append(
             _Candidate.of(
