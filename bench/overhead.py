@@ -124,18 +124,14 @@ def _bare_server(directory: Path) -> KatoServer:
     return KatoServer(directory, command=command, port=port)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk")
-    args = parser.parse_args()
-    use_wrk = args.generator == "wrk" and shutil.which("wrk") is not None
+def run(seconds: float, concurrency: int, generator: str) -> dict[str, float]:
+    """Requests per second of the bare route and of observe on 1 and 2 workers, printed."""
+    use_wrk = generator == "wrk" and shutil.which("wrk") is not None
 
     def load(base_url: str, observe: bool, tmp: Path) -> float:
         if use_wrk:
-            return _wrk(base_url, args.seconds, args.concurrency, observe, tmp)
-        return asyncio.run(_load(base_url, args.seconds, args.concurrency, observe))
+            return _wrk(base_url, seconds, concurrency, observe, tmp)
+        return asyncio.run(_load(base_url, seconds, concurrency, observe))
 
     rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,6 +149,16 @@ def main() -> None:
     one = rates["kato observe, 1 worker(s)"]
     print(f"observe / bare (1 worker): {one / rates['bare FastAPI constant, 1 worker']:.2f}")
     print(f"2 workers / 1 worker (observe): {rates['kato observe, 2 worker(s)'] / one:.2f}")
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk")
+    args = parser.parse_args()
+    run(args.seconds, args.concurrency, args.generator)
 
 
 if __name__ == "__main__":

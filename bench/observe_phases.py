@@ -1,0 +1,106 @@
+"""Where an observe's CPU time goes once the knowledge base fills the ensemble (no HTTP).
+
+    .venv/bin/python -m bench.observe_phases --train 38000 --measure 2000
+
+Trains ``--train`` observations of the training benchmark's event stream
+(``bench.training``; a learn every 5) into a fresh embedded store with predictions off,
+then observes the next ``--measure`` events with predictions on (the default
+configuration) and prints the CPU time per observe (``time.process_time``, steadier than
+wall time on a shared machine) of each phase of the prediction. Nested phases are
+indented and included in their parent's time; the wrappers add a little overhead of
+their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.training import _events
+from kato.engine import EngineConfig, NodeEngine, kernels, prediction
+from kato.engine.types import Observation, SessionState
+from kato.storage.embedded import EmbeddedBackend
+from kato.storage.keys import node_key
+
+LEARN_EVERY = 5
+
+
+def _timed(owner: Any, name: str, label: str, totals: Counter[str]) -> None:
+    """Replace ``owner.name`` by a wrapper adding its CPU time to ``totals[label]``."""
+    function: Callable[..., Any] = getattr(owner, name)
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            totals[label] += time.process_time() - start
+
+    setattr(owner, name, timed)
+
+
+def run(train: int, measure: int) -> dict[str, float]:
+    """CPU milliseconds per observe of each phase (and ``observe`` for all of it), printed."""
+    kernels.warm_up()
+    totals: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory() as data_dir:
+        backend = EmbeddedBackend(Path(data_dir))
+        handle = backend.node(node_key("kato", "phases"))
+        engine = NodeEngine(handle.kb, handle.vectors, handle.index)
+        phases: list[tuple[Any, str, str]] = [
+            (handle.index, "sync", "index sync"),
+            (prediction, "_fast_path", "single-symbol fast path"),
+            (prediction, "_indexed_ensemble", "ensemble search"),
+            (handle.index, "overlap_arrays", "  overlap counts"),
+            (handle.index, "score_candidates", "  compiled kernel"),
+            (prediction, "_from_bulk", "  single-symbol members"),
+            (handle.kb, "pattern_summaries", "store: frequencies and emotives"),
+            (handle.kb, "precomputed_metrics", "store: precomputed metrics"),
+            (prediction._EnsembleContext, "core", "ensemble fields"),
+            (prediction, "_future_groups", "future groups"),
+            (prediction, "rank", "ranking"),
+            (prediction._EnsembleContext, "completed", "output objects"),
+        ]
+        for owner, name, label in phases:
+            _timed(owner, name, label, totals)
+        off = EngineConfig(process_predictions=False)
+        on = EngineConfig()
+        events = _events(train + measure, seed=11)
+        state = SessionState()
+        for i, event in enumerate(events[:train], start=1):
+            engine.observe(state, Observation(strings=event), off)
+            if i % LEARN_EVERY == 0:
+                engine.learn(state, off)
+        patterns = handle.kb.global_stats().total_unique_patterns
+        totals.clear()
+        observing = 0.0
+        for i, event in enumerate(events[train:], start=1):
+            start = time.process_time()
+            engine.observe(state, Observation(strings=event), on)
+            observing += time.process_time() - start
+            if i % LEARN_EVERY == 0:
+                engine.learn(state, on)
+        backend.close()
+    per_observe = {"observe": observing / measure * 1000}
+    per_observe.update({label: totals[label] / measure * 1000 for _, _, label in phases})
+    print(f"{patterns} patterns learned; {measure} observes with predictions on")
+    for label, milliseconds in per_observe.items():
+        print(f"{label:34} {milliseconds:7.2f} ms CPU")
+    return per_observe
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", type=int, default=38000)
+    parser.add_argument("--measure", type=int, default=2000)
+    args = parser.parse_args()
+    run(args.train, args.measure)
+
+
+if __name__ == "__main__":
+    main()

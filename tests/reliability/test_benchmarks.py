@@ -1,0 +1,45 @@
+"""Short runs of the performance benchmarks (docs/performance.md has the full commands).
+
+They check that each benchmark still runs end to end and that what it reports holds
+together; the timings themselves are printed by the full runs, never asserted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import observe_phases, overhead, predictions, training
+
+
+def test_predictions_benchmark_checks_http_answers_against_brute_force() -> None:
+    row = predictions.measure(n_patterns=400, queries=6, checked=3, backend="embedded")
+    assert row["identical"] == row["checked"] == 3
+    assert row["unique"] <= 400
+    assert 0 < row["p50_ms"] <= row["p99_ms"]
+    assert row["rss_mib"] > 0
+
+
+def test_training_benchmark_counts_every_observation() -> None:
+    result = training.run(observations=300, workers=1, clients=2, learn_every=5)
+    assert result["total_seconds"] > 0
+    assert result["ratio"] > 0
+
+
+def test_observe_phases_benchmark_times_the_prediction_phases() -> None:
+    phases = observe_phases.run(train=400, measure=60)
+    assert phases["observe"] > 0
+    assert phases["ensemble search"] > 0
+    assert phases["output objects"] > 0
+    # nested phases are part of their parent
+    assert phases["  compiled kernel"] <= phases["ensemble search"]
+
+
+@pytest.mark.timeout(240)
+def test_overhead_benchmark_measures_all_three_servers() -> None:
+    rates = overhead.run(seconds=1.0, concurrency=4, generator="httpx")
+    assert set(rates) == {
+        "bare FastAPI constant, 1 worker",
+        "kato observe, 1 worker(s)",
+        "kato observe, 2 worker(s)",
+    }
+    assert all(rate > 0 for rate in rates.values())
