@@ -111,12 +111,18 @@ class Frontier:
         if self.pre.size < self.keep:
             return np.ones(upper.size, dtype=bool)
         cut = self.pre.min()
-        worst = self.keys[self.pre == cut].max()
-        return (upper > cut) | ((upper == cut) & (keys <= worst))
+        return (upper > cut) | ((upper == cut) & (keys <= self.cut_key))
 
     @property
     def cut(self) -> float:
         return float(self.pre.min()) if self.pre.size >= self.keep else -np.inf
+
+    @property
+    def cut_key(self) -> int:
+        """The largest name key at the cut: at the cut, larger keys cannot enter."""
+        if self.pre.size < self.keep:
+            return 0
+        return int(self.keys[self.pre == self.pre.min()].max())
 
 
 def split_by_overlap(

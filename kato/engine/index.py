@@ -240,13 +240,23 @@ class PatternIndex:
         )
 
     def score_candidates(
-        self, ids: np.ndarray, state: Sequence[str], threshold: float, cut: float = -np.inf
+        self,
+        ids: np.ndarray,
+        state: Sequence[str],
+        threshold: float,
+        cut: float = -np.inf,
+        cut_key: int = 0,
+        keys: np.ndarray | None = None,
     ) -> kernels.CandidateScores:
         """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
-        marks a pattern failing the recall threshold, or bounded below ``cut``.
+        marks a pattern failing the recall threshold, or bounded below ``cut`` (or at
+        it, with a name key in ``keys`` above ``cut_key``; without ``keys`` no tie
+        is skipped).
         """
+        if keys is None:
+            keys, cut_key = np.zeros(ids.size, dtype=np.uint64), 0
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
             state_codes = self._state_codes(state)
@@ -259,6 +269,8 @@ class PatternIndex:
                 state_codes,
                 threshold,
                 cut,
+                np.uint64(cut_key),
+                keys.astype(np.uint64),
                 out,
             )
         return out

@@ -251,14 +251,17 @@ def score_candidates(
     state: np.ndarray,
     threshold: float,
     cut: float,
+    cut_key: np.uint64,
+    keys: np.ndarray,
     out: CandidateScores,
 ) -> None:
     """Token score, LCS, pre-potential and block summary of each candidate pattern id.
 
     A candidate failing either threshold test of §6.3, or without a block, gets
     ``pre = -inf`` (its other block fields are then meaningless). So does one whose
-    pre-potential bound (:func:`_upper_pre_potential`) is below ``cut``: the caller
-    already knows enough better ones.
+    pre-potential bound (:func:`_upper_pre_potential`) is below ``cut``, or equal to
+    it while its name key (``keys``) is above ``cut_key``: the caller already knows
+    enough better ones, and ties go to the smaller name (§6.11).
     """
     size = state.size
     longest = 0
@@ -281,8 +284,10 @@ def score_candidates(
         out.pre[c] = -np.inf
         if not (score >= floor and score / 100.0 >= threshold):
             continue
-        if cut > -np.inf and _upper_pre_potential(a, state, common) < cut:
-            continue
+        if cut > -np.inf:
+            bound = _upper_pre_potential(a, state, common)
+            if bound < cut or (bound == cut and keys[c] > cut_key):
+                continue
         count = _blocks(a, state, scratch, blocks)
         if count == 0:
             continue
@@ -362,6 +367,8 @@ def warm_up() -> None:
         codes[:2].copy(),
         0.1,
         -np.inf,
+        np.uint64(0),
+        np.zeros(1, dtype=np.uint64),
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from bench.generate import Generator
-from kato.engine import EngineConfig, NodeEngine
+from kato.engine import EngineConfig, NodeEngine, prediction
 from kato.engine.index import PatternIndex
 from kato.engine.prediction import predict
 from kato.storage.memory import MemoryBackend
@@ -29,16 +29,18 @@ def engine() -> NodeEngine:
     return NodeEngine(node.kb, node.vectors, node.index)
 
 
+@pytest.mark.parametrize("chunk", [4096, 7])  # 7: every group is cut into name-ordered chunks
 @pytest.mark.parametrize("max_predictions", [1, 5, 20])
 def test_bounded_search_equals_brute_force(
-    engine: NodeEngine, max_predictions: int, monkeypatch: pytest.MonkeyPatch
+    engine: NodeEngine, max_predictions: int, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(prediction, "_CHUNK", chunk)
     scored: list[int] = []
     original = PatternIndex.score_candidates
 
-    def counting(self: PatternIndex, ids: np.ndarray, *args: object) -> object:
+    def counting(self: PatternIndex, ids: np.ndarray, *args: object, **kwargs: object) -> object:
         scored.append(int(ids.size))
-        return original(self, ids, *args)  # type: ignore[arg-type]
+        return original(self, ids, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PatternIndex, "score_candidates", counting)
     config = EngineConfig(max_predictions=max_predictions)

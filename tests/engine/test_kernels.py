@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from kato.engine import kernels, pruning
 from kato.engine.alignment import present_events
 from kato.engine.bulk import upper_pre_potentials
-from kato.engine.index import PatternIndex
+from kato.engine.index import PatternIndex, name_key
 from kato.engine.matcher import BlockMatcher
 from kato.engine.similarity import passes_threshold, state_ids, token_lcs, token_score
 from kato.storage.memory import MemoryKnowledgeBase
@@ -40,10 +40,11 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
     patterns=st.lists(PATTERN, min_size=1, max_size=8),
     state=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2),
     threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
-    cut=st.sampled_from([-np.inf, 1.0, 1.3, 1.8]),
+    cut=st.sampled_from([-np.inf, 0.5, 1.0, 1.3, 1.8]),
+    cut_key=st.sampled_from([0, 2**63, 2**64 - 1]),
 )
 def test_score_candidates_matches_threshold_and_pre_potential(
-    patterns: list[list[list[str]]], state: list[str], threshold: float, cut: float
+    patterns: list[list[list[str]]], state: list[str], threshold: float, cut: float, cut_key: int
 ) -> None:
     kb = MemoryKnowledgeBase()
     for pattern in patterns:
@@ -51,7 +52,8 @@ def test_score_candidates_matches_threshold_and_pre_potential(
     index = PatternIndex()
     index.sync(kb)
     ids = np.arange(len(index), dtype=np.int64)
-    out = index.score_candidates(ids, state, threshold, cut)
+    keys = np.array([name_key(index.pattern(pid).name) for pid in ids], dtype=np.uint64)
+    out = index.score_candidates(ids, state, threshold, cut, cut_key, keys)
     matcher = BlockMatcher(state)
     for pid in range(len(index)):
         pattern = index.pattern(pid)
@@ -67,8 +69,9 @@ def test_score_candidates_matches_threshold_and_pre_potential(
             overlap = sum(min(pattern.flat.count(x), state.count(x)) for x in set(state))
             lengths = np.array([pattern.length])
             assert expected <= upper_pre_potentials(np.array([overlap]), lengths, len(state))[0]
-            if got is None:  # skipped by its bound: only sound below the cut
-                assert expected < cut
+            if got is None:  # skipped by its bound: only sound below the cut, or at it
+                # with a larger name (ties go to the smaller name)
+                assert expected < cut or (expected == cut and keys[pid] > cut_key)
                 continue
         assert got == expected
         if expected is None:
