@@ -856,7 +856,7 @@ def _fast_path(
     rank_field = (
         config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
     )
-    # A frequent first symbol starts thousands of patterns: only the K returned
+    # A frequent first symbol starts hundreds of patterns: only the K returned
     # ones get their output object.
     return [
         _fast_path_object(core, by_name[core["name"]], summaries[core["name"]], symbol)
