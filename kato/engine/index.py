@@ -262,10 +262,7 @@ class PatternIndex:
             state_codes = self._state_codes(state)
             kernels.score_candidates(
                 ids.astype(np.int64),
-                np.frombuffer(self._codes, dtype=np.int32),
-                np.frombuffer(self._code_offsets, dtype=np.int64),
-                np.frombuffer(self._starts, dtype=np.int32),
-                np.frombuffer(self._start_offsets, dtype=np.int64),
+                *self._coded_patterns(),
                 state_codes,
                 threshold,
                 cut,
@@ -281,10 +278,7 @@ class PatternIndex:
         with self._lock:
             return kernels.single_symbol_blocks(
                 ids.astype(np.int64),
-                np.frombuffer(self._codes, dtype=np.int32),
-                np.frombuffer(self._code_offsets, dtype=np.int64),
-                np.frombuffer(self._starts, dtype=np.int32),
-                np.frombuffer(self._start_offsets, dtype=np.int64),
+                *self._coded_patterns(),
                 self._state_codes(state),
             )
 
@@ -301,6 +295,17 @@ class PatternIndex:
                 rows = kernels.blocks_of(codes, state_codes).tolist()
                 found.append([(i, j, k) for i, j, k in rows])
         return found
+
+    def _coded_patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Views of the integer-coded patterns for the kernels: codes, their offsets,
+        event starts, their offsets. Call under the lock and drop the views before
+        leaving it (the arrays cannot grow while a view exists)."""
+        return (
+            np.frombuffer(self._codes, dtype=np.int32),
+            np.frombuffer(self._code_offsets, dtype=np.int64),
+            np.frombuffer(self._starts, dtype=np.int32),
+            np.frombuffer(self._start_offsets, dtype=np.int64),
+        )
 
     def _state_codes(self, state: Sequence[str]) -> np.ndarray:
         codes = self._symbol_codes

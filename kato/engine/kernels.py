@@ -357,13 +357,17 @@ def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel now, not on the first request."""
-    codes = np.array([0, 1, 0], dtype=np.int32)
-    score_candidates(
-        np.zeros(1, dtype=np.int64),
+    codes = np.array([0, 1, 0], dtype=np.int32)  # one pattern [[0, 1], [0]]
+    patterns = (
         codes,
         np.array([0, 3], dtype=np.int64),
         np.array([0, 2, 3], dtype=np.int32),
         np.array([0, 3], dtype=np.int64),
+    )
+    candidates = np.zeros(1, dtype=np.int64)
+    score_candidates(
+        candidates,
+        *patterns,
         codes[:2].copy(),
         0.1,
         -np.inf,
@@ -372,12 +376,5 @@ def warm_up() -> None:
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)
-    single_symbol_blocks(
-        np.zeros(1, dtype=np.int64),
-        codes,
-        np.array([0, 3], dtype=np.int64),
-        np.array([0, 2, 3], dtype=np.int32),
-        np.array([0, 3], dtype=np.int64),
-        codes[:1].copy(),
-    )
+    single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

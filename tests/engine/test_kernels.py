@@ -19,10 +19,20 @@ CODES = st.lists(st.integers(min_value=0, max_value=5), max_size=14)
 SYMBOLS = st.sampled_from(["a", "b", "c", "d", "e", "f"])
 EVENT = st.lists(SYMBOLS, min_size=1, max_size=3)
 PATTERN = st.lists(EVENT, min_size=1, max_size=5).filter(lambda p: sum(map(len, p)) >= 2)
+STATE = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2)
 
 
 def _codes(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int32)
+
+
+def _index_of(patterns: list[list[list[str]]]) -> PatternIndex:
+    kb = MemoryKnowledgeBase()
+    for pattern in patterns:
+        learn(kb, pattern)
+    index = PatternIndex()
+    index.sync(kb)
+    return index
 
 
 @settings(max_examples=500, deadline=None)
@@ -38,7 +48,7 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
 @settings(max_examples=300, deadline=None)
 @given(
     patterns=st.lists(PATTERN, min_size=1, max_size=8),
-    state=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2),
+    state=STATE,
     threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
     cut=st.sampled_from([-np.inf, 0.5, 1.0, 1.3, 1.8]),
     cut_key=st.sampled_from([0, 2**63, 2**64 - 1]),
@@ -46,11 +56,7 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
 def test_score_candidates_matches_threshold_and_pre_potential(
     patterns: list[list[list[str]]], state: list[str], threshold: float, cut: float, cut_key: int
 ) -> None:
-    kb = MemoryKnowledgeBase()
-    for pattern in patterns:
-        learn(kb, pattern)
-    index = PatternIndex()
-    index.sync(kb)
+    index = _index_of(patterns)
     ids = np.arange(len(index), dtype=np.int64)
     keys = np.array([name_key(index.pattern(pid).name) for pid in ids], dtype=np.uint64)
     out = index.score_candidates(ids, state, threshold, cut, cut_key, keys)
@@ -86,16 +92,12 @@ def test_score_candidates_matches_threshold_and_pre_potential(
 @settings(max_examples=300, deadline=None)
 @given(
     patterns=st.lists(PATTERN, min_size=1, max_size=8),
-    state=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "unknown"]), min_size=2),
+    state=STATE,
 )
 def test_single_symbol_blocks_match_the_closed_form_and_present_events(
     patterns: list[list[list[str]]], state: list[str]
 ) -> None:
-    kb = MemoryKnowledgeBase()
-    for pattern in patterns:
-        learn(kb, pattern)
-    index = PatternIndex()
-    index.sync(kb)
+    index = _index_of(patterns)
     matcher = BlockMatcher(state)
     single = [
         pid
