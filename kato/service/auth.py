@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kato.service.dependencies import resolve_node_id
+from kato.service.dependencies import node_id_of
 from kato.service.json_response import encode
 
 if TYPE_CHECKING:
@@ -347,7 +347,7 @@ class AuthMiddleware:
             return None, receive
         if path in NODE_SCOPED_PATHS or path.startswith(NODE_SCOPED_PREFIXES):
             query = QueryParams(scope["query_string"])
-            node_id = resolve_node_id(
+            node_id = node_id_of(
                 query.get("node_id"), headers.get("x-test-id"), headers.get("x-node-id")
             )
             if not key.allows(node_id):

@@ -109,6 +109,7 @@ def learn_request_key(session_id: str, key: str | None, request_fingerprint: str
     return f"{session_id}:{key}:{request_fingerprint}"
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:
+    # async: no I/O, and a plain def dependency would be run in the thread pool
     context: ServiceContext = request.app.state.kato
     return context

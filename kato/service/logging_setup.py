@@ -10,6 +10,7 @@ like credentials, and passwords inside URLs, are replaced by ``***``.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 import re
@@ -31,7 +32,14 @@ _STANDARD_KEYS = frozenset(
 
 def scrub(text: str) -> str:
     """``redis://user:secret@host`` -> ``redis://user:***@host``."""
+    if "://" not in text:  # every access line: skip the regex
+        return text
     return _URL_PASSWORD.sub(rf"\g<scheme>:{REDACTED}@", text)
+
+
+@functools.cache
+def _is_sensitive(key: str) -> bool:
+    return _SENSITIVE_KEY.search(key) is not None
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -40,7 +48,7 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     for key, value in vars(record).items():
         if key in _STANDARD_KEYS or key.startswith("_"):
             continue
-        if _SENSITIVE_KEY.search(key):
+        if _is_sensitive(key):
             value = REDACTED
         elif isinstance(value, str):
             value = scrub(value)
