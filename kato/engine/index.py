@@ -2,8 +2,10 @@
 
 Pattern data never changes once stored, so each worker keeps one index per node
 and brings it up to date from the knowledge base's creation feed
-(:meth:`KnowledgeBase.patterns_since`) before every prediction. Frequencies,
-emotives and statistics are not cached here: they are read fresh.
+(:meth:`KnowledgeBase.patterns_since`) before every prediction. Frequencies and
+emotives, which learns change, are cached beside it (``summaries``, a
+:class:`~kato.engine.summaries.SummaryCache` with its own change log); statistics are
+read fresh.
 
 Postings are compact typed arrays (one set per symbol) so a query can count
 symbol overlaps for every pattern at once with NumPy.
@@ -23,6 +25,7 @@ import numpy as np
 from kato.engine import kernels
 from kato.engine.matcher import Block
 from kato.engine.ports import KnowledgeBase
+from kato.engine.summaries import SummaryCache
 from kato.engine.types import PatternData
 
 
@@ -125,6 +128,7 @@ class PatternIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._generation: int | None = None
+        self.summaries = SummaryCache()
         self._reset(None)
 
     # -- maintenance -----------------------------------------------------------

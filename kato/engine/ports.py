@@ -23,6 +23,9 @@ from kato.engine.types import (
 
 PatternMerge = Callable[[PatternRecord | None], PatternRecord]
 
+# Where a node's summary change log stands: (generation, changes so far in it).
+SummaryPosition = tuple[int, int]
+
 
 @runtime_checkable
 class KnowledgeBase(Protocol):
@@ -61,6 +64,18 @@ class KnowledgeBase(Protocol):
 
         Predictions need only these (pattern data comes from the index, metadata is
         never output), so backends can skip decoding the rest.
+        """
+        ...
+
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        """The change log of pattern summaries: where it stands now, and the patterns
+        whose frequency or emotives changed after ``since`` (names may repeat).
+
+        The names are None when the log cannot tell: ``since`` is None or from another
+        generation, or the backend keeps no names. A reader caching summaries then drops
+        them all. Position and names come from one consistent read.
         """
         ...
 

@@ -516,7 +516,9 @@ def _multi_symbol(
         return [], []
 
     kb = engine.kb
-    summaries = kb.pattern_summaries(c.name for c in ensemble)
+    # Brute force reads the store, so the property tests compare it with the cache.
+    names = (c.name for c in ensemble)
+    summaries = kb.pattern_summaries(names) if brute_force else index.summaries.get(kb, names)
     ensemble = [c for c in ensemble if c.name in summaries]
     for c in ensemble:
         c.summary = summaries[c.name]
@@ -845,7 +847,7 @@ def _fast_path(
     )
     if not patterns:
         return []
-    summaries = kb.pattern_summaries(p.name for p in patterns)
+    summaries = index.summaries.get(kb, (p.name for p in patterns))
     patterns = [p for p in patterns if p.name in summaries]
     weights = None
     if config.affinity_emotive:

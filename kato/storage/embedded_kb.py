@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from kato.engine.ports import PatternMerge
+from kato.engine.ports import PatternMerge, SummaryPosition
 from kato.engine.types import (
     GlobalStats,
     LearnUpdate,
@@ -129,6 +129,24 @@ class SqliteKnowledgeBase:
         rows = self._pattern_rows(names, "frequency, emotives")
         return {name: PatternSummary(count, loads(emotives)) for name, count, emotives in rows}
 
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT generation, last_change FROM nodes WHERE node = ?", (self._node,)
+            ).fetchone()
+            position = (0, 0) if row is None else (int(row[0]), int(row[1]))
+            if since is None or since[0] != position[0]:
+                return position, None
+            if since[1] == position[1]:
+                return position, []
+            names = conn.execute(
+                "SELECT name FROM patterns WHERE node = ? AND changed > ?",
+                (self._node, since[1]),
+            ).fetchall()
+        return position, [name for (name,) in names]
+
     def iter_patterns(self) -> Iterator[PatternRecord]:
         last = ""
         while True:
@@ -225,8 +243,18 @@ class SqliteKnowledgeBase:
                         update.name,
                     ),
                 )
+            self._log_change(conn, update.name)
             self._apply_counters(conn, update, is_new)
             return is_new
+
+    def _log_change(self, conn: sqlite3.Connection, name: str) -> None:
+        """Stamp the learned pattern with the next position of the summary change log."""
+        conn.execute("UPDATE nodes SET last_change = last_change + 1 WHERE node = ?", (self._node,))
+        conn.execute(
+            "UPDATE patterns SET changed = (SELECT last_change FROM nodes WHERE node = ?) "
+            "WHERE node = ? AND name = ?",
+            (self._node, self._node, name),
+        )
 
     def _claim_token(self, conn: sqlite3.Connection, token: str) -> bool:
         """Record ``token`` in this transaction; False if it was already applied.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nodes (
     node TEXT PRIMARY KEY,
@@ -13,7 +15,8 @@ CREATE TABLE IF NOT EXISTS nodes (
     distinct_symbols INTEGER NOT NULL DEFAULT 0, -- T
     precomputed_version INTEGER NOT NULL DEFAULT -1,
     vector_dimension INTEGER,
-    vector_version INTEGER NOT NULL DEFAULT 0    -- +1 whenever stored vectors change
+    vector_version INTEGER NOT NULL DEFAULT 0,   -- +1 whenever stored vectors change
+    last_change INTEGER NOT NULL DEFAULT 0       -- +1 per learn: the summary change log
 );
 CREATE TABLE IF NOT EXISTS patterns (
     node TEXT NOT NULL,
@@ -23,6 +26,7 @@ CREATE TABLE IF NOT EXISTS patterns (
     frequency INTEGER NOT NULL,
     emotives BLOB NOT NULL,
     metadata BLOB NOT NULL,
+    changed INTEGER NOT NULL DEFAULT 0,          -- nodes.last_change of its latest learn
     PRIMARY KEY (node, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS patterns_by_seq ON patterns (node, seq);
@@ -76,3 +80,21 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_time ON events (created);
 """
+
+
+# Columns added after the first release: (table, column, definition). Databases created
+# before them get them at startup (:func:`upgrade`), then the indexes that use them.
+ADDED_COLUMNS = (
+    ("nodes", "last_change", "INTEGER NOT NULL DEFAULT 0"),
+    ("patterns", "changed", "INTEGER NOT NULL DEFAULT 0"),
+)
+LATE_INDEXES = "CREATE INDEX IF NOT EXISTS patterns_by_change ON patterns (node, changed);"
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns and indexes a database created by an older release lacks."""
+    for table, column, definition in ADDED_COLUMNS:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    conn.execute(LATE_INDEXES)

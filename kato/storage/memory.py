@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from kato.engine.index import PatternIndex
-from kato.engine.ports import PatternMerge
+from kato.engine.ports import PatternMerge, SummaryPosition
 from kato.engine.types import (
     GlobalStats,
     LearnUpdate,
@@ -50,6 +50,7 @@ class MemoryKnowledgeBase:
     def _reset(self) -> None:
         self._patterns: dict[str, PatternRecord] = {}
         self._feed: list[tuple[int, str, PatternData]] = []  # index i holds sequence i + 1
+        self._changes: list[str] = []  # the summary change log: one name per learn
         self._sym_freq: dict[str, int] = {}
         self._pmf: dict[str, int] = {}
         self._affinity: dict[str, dict[str, float]] = {}
@@ -91,6 +92,15 @@ class MemoryKnowledgeBase:
                 for name in names
                 if (record := self._patterns.get(name)) is not None
             }
+
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        with self._lock:
+            position = (self._generation, len(self._changes))
+            if since is None or since[0] != position[0]:
+                return position, None
+            return position, self._changes[since[1] :]
 
     def iter_patterns(self) -> Iterator[PatternRecord]:
         with self._lock:
@@ -146,6 +156,7 @@ class MemoryKnowledgeBase:
                 )
                 self._version += 1
                 self._precomputed = {}
+            self._changes.append(update.name)
             deltas = learn_deltas(update, is_new)
             apply_deltas(deltas, self._sym_freq, self._pmf, self._affinity)
             self._total_symbols += deltas.total_symbols

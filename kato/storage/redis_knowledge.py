@@ -35,7 +35,7 @@ from typing import Any
 
 import redis
 
-from kato.engine.ports import PatternMerge
+from kato.engine.ports import PatternMerge, SummaryPosition
 from kato.engine.types import (
     GlobalStats,
     LearnUpdate,
@@ -181,6 +181,16 @@ class RedisKnowledgeBase:
             for name, freq, emo, md in live
             if name in data
         }
+
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        # The position counts learns; which patterns they changed is not kept, so any
+        # learn since ``since`` makes every cached summary stale.
+        with redis_errors():
+            generation, learns = self._redis.hmget(self._keys.meta, ["generation", "learns"])
+        position = (_int(generation), _int(learns))
+        return position, ([] if since == position else None)
 
     def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
         wanted = list(dict.fromkeys(names))

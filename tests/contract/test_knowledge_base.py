@@ -256,3 +256,37 @@ def test_concurrent_learns_of_one_pattern_count_once(kb: KnowledgeBase) -> None:
     assert kb.pattern_member_frequencies(["a"]) == {"a": 1}
     assert kb.affinities(["a"]) == {"a": {"joy": 30.0}}
     assert len(kb.patterns_since(0)) == 1
+
+
+def test_summary_change_log(kb: KnowledgeBase) -> None:
+    start, names = kb.summary_changes(None)
+    assert names is None  # no position yet: the reader must drop what it cached
+    assert kb.summary_changes(start) == (start, [])
+    first, second = [["a"], ["b"]], [["c"], ["d"]]
+    learn(kb, first)
+    after_one, names = kb.summary_changes(start)
+    assert after_one != start
+    # A backend may not know which patterns changed (None), never name a wrong one.
+    assert names is None or names == [make_update(first).name]
+    learn(kb, second)
+    learn(kb, first)  # a re-learn changes the frequency: logged too
+    now, names = kb.summary_changes(after_one)
+    assert names is None or sorted(set(names)) == sorted(
+        {make_update(first).name, make_update(second).name}
+    )
+    assert kb.summary_changes(now) == (now, [])
+    kb.clear()
+    cleared, names = kb.summary_changes(now)
+    assert names is None and cleared != now
+
+
+def test_failed_learn_logs_no_change(kb: KnowledgeBase) -> None:
+    learn(kb, [["a"], ["b"]])
+    position, _ = kb.summary_changes(None)
+
+    def broken(stored: PatternRecord | None) -> PatternRecord:
+        raise ValueError("merge failed")
+
+    with pytest.raises(ValueError, match="merge failed"):
+        kb.learn(make_update([["a"], ["b"]]), broken)
+    assert kb.summary_changes(position) == (position, [])

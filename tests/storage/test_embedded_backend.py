@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from kato.storage.embedded import EmbeddedBackend
+from kato.storage.embedded import DATABASE_FILE, EmbeddedBackend
 from kato.storage.factory import build_backend
 from kato.storage.memory import MemoryBackend
 from kato.storage.ports import Backend, StorageUnavailableError
 from kato.storage.settings import StorageSettings
+from tests.contract.helpers import learn, make_update
 
 
 def test_file_in_place_of_directory_is_unavailable(tmp_path: Path) -> None:
@@ -60,3 +62,23 @@ def test_embedded_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     backend = build_backend(StorageSettings())
     assert isinstance(backend, EmbeddedBackend)
     backend.close()
+
+
+def test_database_without_summary_change_log_is_upgraded(tmp_path: Path) -> None:
+    """A data directory written before the summary change log existed gets its columns."""
+    old = EmbeddedBackend(tmp_path)
+    learn(old.node("n").kb, [["a"], ["b"]])
+    old.close()
+    with sqlite3.connect(tmp_path / DATABASE_FILE) as conn:  # the previous release's schema
+        conn.execute("DROP INDEX patterns_by_change")
+        conn.execute("ALTER TABLE patterns DROP COLUMN changed")
+        conn.execute("ALTER TABLE nodes DROP COLUMN last_change")
+    upgraded = EmbeddedBackend(tmp_path)
+    try:
+        kb = upgraded.node("n").kb
+        position, _ = kb.summary_changes(None)
+        learn(kb, [["a"], ["b"]])
+        assert kb.summary_changes(position)[1] == [make_update([["a"], ["b"]]).name]
+        assert kb.pattern_summaries([make_update([["a"], ["b"]]).name]) != {}
+    finally:
+        upgraded.close()

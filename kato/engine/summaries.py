@@ -1,0 +1,53 @@
+"""Pattern summaries (frequency, emotives) cached in a worker, kept current by the
+knowledge base's summary change log (:meth:`KnowledgeBase.summary_changes`).
+
+Every prediction reads the summaries of its few hundred ensemble members. Reading them
+from the store each time cost more than the bounded search itself (about 2 ms per
+prediction at 7,600 patterns on the embedded backend). Before answering, the cache reads
+the change log and drops the summaries of the patterns learned since its last read (all
+of them when the log cannot tell), then reads from the store only the names it lacks. A
+prediction so sees every learn committed before it started, as with a fresh read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from kato.engine.ports import KnowledgeBase, SummaryPosition
+from kato.engine.types import PatternSummary
+
+# Bounds the cache (about 100 bytes a summary); past it the cache starts again empty.
+MAX_CACHED = 200_000
+
+
+class SummaryCache:
+    """The summaries of one node's patterns that this worker has read."""
+
+    def __init__(self, max_cached: int = MAX_CACHED) -> None:
+        self._lock = threading.Lock()
+        self._max_cached = max_cached
+        self._position: SummaryPosition | None = None
+        self._summaries: dict[str, PatternSummary] = {}
+
+    def get(self, kb: KnowledgeBase, names: Iterable[str]) -> dict[str, PatternSummary]:
+        """Current summaries of ``names`` (shared objects: read only); unknown names are absent."""
+        wanted = list(dict.fromkeys(names))
+        # One holder at a time: a summary read from the store must not land in the cache
+        # after another thread has read a newer position of the log.
+        with self._lock:
+            position, changed = kb.summary_changes(self._position)
+            cached = self._summaries
+            if changed is None:
+                cached.clear()
+            else:
+                for name in changed:
+                    cached.pop(name, None)
+            self._position = position
+            missing = [name for name in wanted if name not in cached]
+            if missing:
+                if len(cached) + len(missing) > self._max_cached:
+                    cached.clear()
+                    missing = wanted
+                cached.update(kb.pattern_summaries(missing))
+            return {name: cached[name] for name in wanted if name in cached}

@@ -1,0 +1,78 @@
+"""The worker-side summary cache follows learns made anywhere (kato.engine.summaries)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kato.engine.ports import KnowledgeBase, SummaryPosition
+from kato.engine.summaries import SummaryCache
+from kato.engine.types import PatternSummary
+from kato.storage.embedded import EmbeddedBackend
+from tests.contract.helpers import learn, make_update
+
+FIRST, SECOND = [["a"], ["b"]], [["c"], ["d"]]
+
+
+class CountingKnowledgeBase:
+    """Counts the store reads the cache makes (delegates everything else)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.read: list[list[str]] = []
+
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        return self.kb.summary_changes(since)
+
+    def pattern_summaries(self, names: list[str]) -> dict[str, PatternSummary]:
+        self.read.append(list(names))
+        return self.kb.pattern_summaries(names)
+
+
+def test_cache_sees_learns_of_another_worker(tmp_path: Path) -> None:
+    # Two backends on one data directory stand for two worker processes.
+    here, there = EmbeddedBackend(tmp_path), EmbeddedBackend(tmp_path)
+    learn(here.node("n").kb, FIRST)
+    learn(here.node("n").kb, SECOND)
+    first, second = make_update(FIRST).name, make_update(SECOND).name
+    kb = CountingKnowledgeBase(here.node("n").kb)
+    cache = SummaryCache()
+
+    assert {n: s.frequency for n, s in cache.get(kb, [first, second]).items()} == {
+        first: 1,
+        second: 1,
+    }
+    assert cache.get(kb, [first, second, "f" * 40]) == cache.get(kb, [first, second])
+    assert cache.get(kb, ["f" * 40]) == {}
+    assert kb.read == [[first, second], ["f" * 40], ["f" * 40]]  # unknown names: read again
+
+    learn(there.node("n").kb, FIRST, [{"joy": 1.0}])
+    kb.read.clear()
+    assert cache.get(kb, [first, second]) == {
+        first: PatternSummary(2, [{"joy": 1.0}]),
+        second: PatternSummary(1, []),
+    }
+    assert kb.read == [[first]]  # only the relearned pattern was read again
+
+    there.node("n").kb.clear()
+    assert cache.get(kb, [first, second]) == {}
+    here.close()
+    there.close()
+
+
+def test_cache_starts_again_when_full(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path)
+    node = backend.node("n").kb
+    patterns = [[[f"s{i}"], ["t"]] for i in range(5)]
+    for pattern in patterns:
+        learn(node, pattern)
+    names = [make_update(p).name for p in patterns]
+    kb = CountingKnowledgeBase(node)
+    cache = SummaryCache(max_cached=3)
+    assert len(cache.get(kb, names[:3])) == 3
+    assert len(cache.get(kb, names[3:])) == 2  # 3 + 2 > 3: dropped, then read
+    assert kb.read == [names[:3], names[3:]]
+    assert set(cache.get(kb, names[3:])) == set(names[3:])
+    assert kb.read == [names[:3], names[3:]]  # the two are cached
+    backend.close()
