@@ -82,49 +82,6 @@ def upper_pre_potentials(overlap: np.ndarray, lengths: np.ndarray, state_length:
     return overlap_bounds(overlap, lengths, state_length)
 
 
-class Frontier:
-    """The ``keep`` best (pre-potential, name key) pairs seen so far (§6.11 order)."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self.pre = np.zeros(0, dtype=np.float64)
-        self.keys = np.zeros(0, dtype=np.uint64)
-
-    def add(self, pre: np.ndarray, keys: np.ndarray) -> None:
-        pre = np.concatenate([self.pre, pre])
-        keys = np.concatenate([self.keys, keys])
-        if pre.size > self.keep:
-            cut = np.partition(pre, pre.size - self.keep)[pre.size - self.keep]
-            above = np.flatnonzero(pre > cut)
-            tied = np.flatnonzero(pre == cut)
-            tied = tied[np.argsort(keys[tied], kind="stable")[: self.keep - above.size]]
-            chosen = np.concatenate([above, tied])
-            pre, keys = pre[chosen], keys[chosen]
-        self.pre, self.keys = pre, keys
-
-    def may_enter(self, upper: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Whether a candidate with pre-potential at most ``upper`` could still enter.
-
-        Below the cut it cannot; at the cut only a smaller name wins the tie (a
-        candidate sharing the 64-bit name prefix is kept: full names decide later).
-        """
-        if self.pre.size < self.keep:
-            return np.ones(upper.size, dtype=bool)
-        cut = self.pre.min()
-        return (upper > cut) | ((upper == cut) & (keys <= self.cut_key))
-
-    @property
-    def cut(self) -> float:
-        return float(self.pre.min()) if self.pre.size >= self.keep else -np.inf
-
-    @property
-    def cut_key(self) -> int:
-        """The largest name key at the cut: at the cut, larger keys cannot enter."""
-        if self.pre.size < self.keep:
-            return 0
-        return int(self.keys[self.pre == self.pre.min()].max())
-
-
 def split_by_overlap(
     overlaps: Overlaps, state_length: int, threshold: float
 ) -> tuple[SingleSymbolCandidates, np.ndarray]:

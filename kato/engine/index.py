@@ -248,19 +248,23 @@ class PatternIndex:
         ids: np.ndarray,
         state: Sequence[str],
         threshold: float,
-        cut: float = -np.inf,
-        cut_key: int = 0,
+        frontier: kernels.Frontier | None = None,
         keys: np.ndarray | None = None,
+        upper: np.ndarray | None = None,
     ) -> kernels.CandidateScores:
         """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
-        marks a pattern failing the recall threshold, or bounded below ``cut`` (or at
-        it, with a name key in ``keys`` above ``cut_key``; without ``keys`` no tie
-        is skipped).
+        marks a pattern failing the recall threshold, or one that cannot enter
+        ``frontier`` (which the scored ones update) by its bound: ``upper``, then the
+        kernel's own. ``keys`` are the patterns' name keys. Without a frontier none is
+        skipped.
         """
+        frontier = frontier or kernels.Frontier(0)
         if keys is None:
-            keys, cut_key = np.zeros(ids.size, dtype=np.uint64), 0
+            keys = np.zeros(ids.size, dtype=np.uint64)
+        if upper is None:
+            upper = np.full(ids.size, np.inf)
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
             state_codes = self._state_codes(state)
@@ -269,9 +273,9 @@ class PatternIndex:
                 *self._coded_patterns(),
                 state_codes,
                 threshold,
-                cut,
-                np.uint64(cut_key),
-                keys.astype(np.uint64),
+                upper.astype(np.float64, copy=False),
+                keys.astype(np.uint64, copy=False),
+                *frontier.arrays,
                 out,
             )
         return out

@@ -206,27 +206,32 @@ def pre_potential_bound(matched: int, length: int, size: int, one_block: bool) -
     """An upper bound of the pre-potential of a candidate with ``matched`` symbols matched.
 
     With ``S - m`` flat-diff extras ``snr = (3m - S) / (m + S)``; ``evidence = m / L``
-    and ``confidence <= 1`` (the present holds every match), so the first term is at
-    most ``(m/L + 1) * snr`` when ``snr > 0`` and at most 0 otherwise. The
+    and ``m / L <= confidence <= 1`` (the present holds every match and lies within
+    the pattern). So the first term is at most ``(m/L + 1) * snr`` when ``snr > 0``,
+    exactly 0 when ``snr == 0``, and at most ``2m/L * snr`` when ``snr < 0``. The
     fragmentation term is at most 1, and ``1/m`` when no block can hold two symbols
-    (``one_block`` false). When ``snr <= 0`` the bound is exact also in binary64 (a
-    non-positive product plus that term), so ties at the cut are decided by name;
-    otherwise a margin covers rounding.
+    (``one_block`` false). When ``snr == 0`` the bound is exact also in binary64, so
+    ties at the cut are decided by name; otherwise a margin covers rounding.
     """
     snr = (3.0 * matched - size) / (matched + size)
     fragment = 1.0 if one_block else 1.0 / matched
     if snr > 0:
         return (matched / length + 1.0) * snr + fragment + BOUND_MARGIN
-    return fragment
+    if snr == 0:
+        return fragment
+    return (2.0 * matched / length) * snr + fragment + BOUND_MARGIN
 
 
 @njit(cache=True, nogil=True)
 def overlap_bounds(overlap: np.ndarray, lengths: np.ndarray, size: int) -> np.ndarray:
-    """:func:`pre_potential_bound` at ``m = o`` for each candidate (``m <= LCS <= o``;
-    with one block allowed the bound grows with ``m``)."""
+    """The largest :func:`pre_potential_bound` over ``m <= o`` for each candidate
+    (``m <= LCS <= o``; one block allowed)."""
     out = np.empty(overlap.size, np.float64)
     for c in range(overlap.size):
-        out[c] = pre_potential_bound(overlap[c], lengths[c], size, True)
+        best = -np.inf
+        for m in range(1, overlap[c] + 1):
+            best = max(best, pre_potential_bound(m, lengths[c], size, True))
+        out[c] = best
     return out
 
 
@@ -241,6 +246,124 @@ def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float
     return best
 
 
+# -- the bounded search's frontier -------------------------------------------------
+# The ``keep`` best (pre-potential, name key) pairs seen so far, in §6.11 order (higher
+# pre-potential first, ties to the smaller name), as a binary heap whose root is the
+# worst of them: the cut below which nothing can still enter.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _worse(pre_a: float, key_a: np.uint64, pre_b: float, key_b: np.uint64) -> bool:
+    return pre_a < pre_b or (pre_a == pre_b and key_a > key_b)
+
+
+@njit(cache=True, nogil=True)
+def excluded(
+    bound: float, key: np.uint64, heap_pre: np.ndarray, heap_keys: np.ndarray, size: int
+) -> bool:
+    """Whether a candidate whose pre-potential is at most ``bound`` cannot enter a full
+    frontier: below the cut, or at it with a larger name key (equal keys may still
+    enter: their full names decide later)."""
+    if size == 0 or size < heap_pre.size:
+        return False
+    return bound < heap_pre[0] or (bound == heap_pre[0] and key > heap_keys[0])
+
+
+@njit(cache=True, nogil=True)
+def offer(
+    pre: float, key: np.uint64, heap_pre: np.ndarray, heap_keys: np.ndarray, size: np.ndarray
+) -> None:
+    """Add ``(pre, key)`` to the frontier if it is among the ``keep`` best so far."""
+    keep = heap_pre.size
+    n = size[0]
+    if keep == 0:
+        return
+    if n < keep:
+        i = n
+        size[0] = n + 1
+        while i > 0:  # sift up past better parents
+            parent = (i - 1) // 2
+            if not _worse(pre, key, heap_pre[parent], heap_keys[parent]):
+                break
+            heap_pre[i], heap_keys[i] = heap_pre[parent], heap_keys[parent]
+            i = parent
+        heap_pre[i], heap_keys[i] = pre, key
+        return
+    if not _worse(heap_pre[0], heap_keys[0], pre, key):
+        return
+    i = 0
+    while True:  # sift the new pair down from the root
+        child = 2 * i + 1
+        if child >= keep:
+            break
+        if child + 1 < keep and _worse(
+            heap_pre[child + 1], heap_keys[child + 1], heap_pre[child], heap_keys[child]
+        ):
+            child += 1
+        if not _worse(heap_pre[child], heap_keys[child], pre, key):
+            break
+        heap_pre[i], heap_keys[i] = heap_pre[child], heap_keys[child]
+        i = child
+    heap_pre[i], heap_keys[i] = pre, key
+
+
+@njit(cache=True, nogil=True)
+def offer_all(
+    pre: np.ndarray, keys: np.ndarray, heap_pre: np.ndarray, heap_keys: np.ndarray, size: np.ndarray
+) -> None:
+    for c in range(pre.size):
+        offer(pre[c], keys[c], heap_pre, heap_keys, size)
+
+
+class Frontier:
+    """The ``keep`` best (pre-potential, name key) pairs seen so far (§6.11 order).
+
+    A heap whose root is the worst kept pair: the cut. The compiled kernel offers each
+    pre-potential it computes, so the cut rises while it scores (:func:`offer`).
+    """
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.heap_pre = np.zeros(keep, dtype=np.float64)
+        self.heap_keys = np.zeros(keep, dtype=np.uint64)
+        self.size = np.zeros(1, dtype=np.int64)
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The heap as the kernels take it."""
+        return self.heap_pre, self.heap_keys, self.size
+
+    def add(self, pre: np.ndarray, keys: np.ndarray) -> None:
+        if pre.size > self.keep > 0:  # only the best ``keep`` can stay: select them in bulk
+            k = pre.size - self.keep
+            cut = np.partition(pre, k)[k]
+            above = np.flatnonzero(pre > cut)
+            tied = np.flatnonzero(pre == cut)
+            need = self.keep - above.size  # >= 1: the cut itself is among the best
+            if tied.size > need:
+                tied = tied[np.argpartition(keys[tied], need - 1)[:need]]
+            chosen = np.concatenate([above, tied])
+            pre, keys = pre[chosen], keys[chosen]
+        offer_all(
+            pre.astype(np.float64, copy=False), keys.astype(np.uint64, copy=False), *self.arrays
+        )
+
+    @property
+    def full(self) -> bool:
+        return self.keep > 0 and int(self.size[0]) == self.keep
+
+    def may_enter(self, upper: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Whether a candidate with pre-potential at most ``upper`` could still enter.
+
+        Below the cut it cannot; at the cut only a smaller name wins the tie (a
+        candidate sharing the 64-bit name prefix is kept: full names decide later).
+        """
+        if not self.full:
+            return np.ones(upper.size, dtype=bool)
+        cut, cut_key = self.heap_pre[0], self.heap_keys[0]
+        return (upper > cut) | ((upper == cut) & (keys <= cut_key))
+
+
 @njit(cache=True, nogil=True)
 def score_candidates(
     candidates: np.ndarray,
@@ -250,18 +373,21 @@ def score_candidates(
     start_offsets: np.ndarray,
     state: np.ndarray,
     threshold: float,
-    cut: float,
-    cut_key: np.uint64,
+    upper: np.ndarray,
     keys: np.ndarray,
+    heap_pre: np.ndarray,
+    heap_keys: np.ndarray,
+    heap_size: np.ndarray,
     out: CandidateScores,
 ) -> None:
     """Token score, LCS, pre-potential and block summary of each candidate pattern id.
 
     A candidate failing either threshold test of §6.3, or without a block, gets
-    ``pre = -inf`` (its other block fields are then meaningless). So does one whose
-    pre-potential bound (:func:`_upper_pre_potential`) is below ``cut``, or equal to
-    it while its name key (``keys``) is above ``cut_key``: the caller already knows
-    enough better ones, and ties go to the smaller name (§6.11).
+    ``pre = -inf`` (its other block fields are then meaningless). So does one that
+    cannot enter the frontier (``heap_*``, see :func:`excluded`) by its bound: first
+    ``upper`` (known before its LCS), then :func:`_upper_pre_potential`. Every exact
+    pre-potential is offered to the frontier, so the cut rises as candidates are
+    scored; the most promising first skips the most. A frontier of size 0 skips none.
     """
     size = state.size
     longest = 0
@@ -274,6 +400,11 @@ def score_candidates(
     blocks = np.zeros((longest + size + 1, 3), np.int64)
     floor = threshold * 100.0 - 1e-6
     for c in range(candidates.size):
+        out.pre[c] = -np.inf
+        out.scores[c] = 0.0
+        out.lcs[c] = 0
+        if excluded(upper[c], keys[c], heap_pre, heap_keys, heap_size[0]):
+            continue
         p = candidates[c]
         a = codes[code_offsets[p] : code_offsets[p + 1]]
         length = a.size
@@ -281,12 +412,11 @@ def score_candidates(
         score = ((2.0 * common) / (length + size)) * 100.0
         out.scores[c] = score
         out.lcs[c] = common
-        out.pre[c] = -np.inf
         if not (score >= floor and score / 100.0 >= threshold):
             continue
-        if cut > -np.inf:
+        if heap_size[0] > 0:
             bound = _upper_pre_potential(a, state, common)
-            if bound < cut or (bound == cut and keys[c] > cut_key):
+            if excluded(bound, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue
         count = _blocks(a, state, scratch, blocks)
         if count == 0:
@@ -306,11 +436,13 @@ def score_candidates(
         snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
         fragmentation = float(count - 1)
         term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
-        out.pre[c] = (evidence + confidence) * snr + term
+        pre = (evidence + confidence) * snr + term
+        out.pre[c] = pre
         out.matched[c] = matched
         out.blocks[c] = count
         out.first[c] = first
         out.last[c] = last
+        offer(pre, keys[c], heap_pre, heap_keys, heap_size)
 
 
 @njit(cache=True, nogil=True)
@@ -365,14 +497,16 @@ def warm_up() -> None:
         np.array([0, 3], dtype=np.int64),
     )
     candidates = np.zeros(1, dtype=np.int64)
+    heap = (np.zeros(1, np.float64), np.zeros(1, np.uint64), np.zeros(1, np.int64))
+    offer_all(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap)
     score_candidates(
         candidates,
         *patterns,
         codes[:2].copy(),
         0.1,
-        -np.inf,
-        np.uint64(0),
+        np.full(1, np.inf),
         np.zeros(1, dtype=np.uint64),
+        *heap,
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)

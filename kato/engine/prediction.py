@@ -20,7 +20,6 @@ from kato.engine.alignment import (
     unaligned,
 )
 from kato.engine.bulk import (
-    Frontier,
     MultiSymbolCandidates,
     SingleSymbolCandidates,
     split_by_overlap,
@@ -31,6 +30,7 @@ from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
 from kato.engine.index import IndexedPattern, Overlaps, PatternIndex, name_key
+from kato.engine.kernels import Frontier
 from kato.engine.matcher import Block, BlockMatcher
 from kato.engine.ports import KnowledgeBase
 from kato.engine.similarity import (
@@ -359,13 +359,13 @@ def _scored_multi(
     """The candidates sharing two or more symbols that can still be among the 3K best,
     exactly scored by the kernel (all of them when ``bulk_pre`` is None).
 
-    Groups of equal overlap are scored from the largest overlap down, a large group
-    in chunks of ascending name. A candidate whose bound (:func:`upper_pre_potentials`,
-    then the kernel's own) is below the 3K-th best exact pre-potential known so far,
-    or equal to it with a larger name (ties go to the smaller name), cannot enter the
-    ensemble, so it is never scored. Chunks raise that cut within a group, and in
-    name order a tie at the cut excludes every later member of the group at once:
-    queries whose cut is exactly 1.0 (many candidates with ``snr <= 0``) are common.
+    A candidate whose bound (:func:`upper_pre_potentials`, then the kernel's own) is
+    below the 3K-th best exact pre-potential known so far, or equal to it with a larger
+    name (ties go to the smaller name), cannot enter the ensemble, so it is never
+    scored. The kernel raises that cut with every candidate it scores; groups of equal
+    overlap go from the largest overlap down, so the best come first, and each group is
+    first filtered by the cut the groups before it left. Ties at the cut matter: queries
+    whose cut is exactly 1.0 (many candidates with ``snr == 0``) are common.
     """
     ids = overlaps.ids[positions]
     keys = overlaps.name_keys[positions]
@@ -382,24 +382,12 @@ def _scored_multi(
     for value in np.unique(overlap)[::-1].tolist():
         group = np.flatnonzero(overlap == value)
         group = group[frontier.may_enter(upper[group], keys[group])]
-        if group.size > _CHUNK:
-            group = group[np.argsort(keys[group], kind="stable")]
-        for start in range(0, group.size, _CHUNK):
-            chunk = group[start : start + _CHUNK]
-            chunk = chunk[frontier.may_enter(upper[chunk], keys[chunk])]
-            if chunk.size == 0:
-                continue
+        if group.size:
             scores = index.score_candidates(
-                ids[chunk], state, threshold, frontier.cut, frontier.cut_key, keys[chunk]
+                ids[group], state, threshold, frontier, keys[group], upper[group]
             )
-            part = MultiSymbolCandidates.passing(ids[chunk], keys[chunk], scores)
-            parts.append(part)
-            frontier.add(part.scores.pre, part.name_keys)
+            parts.append(MultiSymbolCandidates.passing(ids[group], keys[group], scores))
     return MultiSymbolCandidates.joined(parts)
-
-
-# Candidates scored between two updates of the bounded search's cut.
-_CHUNK = 4096
 
 
 def _from_bulk(

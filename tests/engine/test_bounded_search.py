@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 
 from bench.generate import Generator
-from kato.engine import EngineConfig, NodeEngine, prediction
+from kato.engine import EngineConfig, NodeEngine
 from kato.engine.index import PatternIndex
+from kato.engine.kernels import CandidateScores
 from kato.engine.prediction import predict
 from kato.storage.memory import MemoryBackend
 from tests.contract.helpers import learn
@@ -29,18 +29,17 @@ def engine() -> NodeEngine:
     return NodeEngine(node.kb, node.vectors, node.index)
 
 
-@pytest.mark.parametrize("chunk", [4096, 7])  # 7: every group is cut into name-ordered chunks
 @pytest.mark.parametrize("max_predictions", [1, 5, 20])
 def test_bounded_search_equals_brute_force(
-    engine: NodeEngine, max_predictions: int, chunk: int, monkeypatch: pytest.MonkeyPatch
+    engine: NodeEngine, max_predictions: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(prediction, "_CHUNK", chunk)
     scored: list[int] = []
     original = PatternIndex.score_candidates
 
-    def counting(self: PatternIndex, ids: np.ndarray, *args: object, **kwargs: object) -> object:
-        scored.append(int(ids.size))
-        return original(self, ids, *args, **kwargs)  # type: ignore[arg-type]
+    def counting(self: PatternIndex, *args: object, **kwargs: object) -> CandidateScores:
+        out: CandidateScores = original(self, *args, **kwargs)  # type: ignore[arg-type]
+        scored.append(int((out.lcs > 0).sum()))  # the candidates whose LCS it computed
+        return out
 
     monkeypatch.setattr(PatternIndex, "score_candidates", counting)
     config = EngineConfig(max_predictions=max_predictions)

@@ -45,41 +45,90 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
     assert kernels.lcs_length(_codes(a), _codes(b), row) == token_lcs(a, b, ids)
 
 
+PRE = st.sampled_from([0.5, 1.0, 1.3, 1.8])
+KEY = st.sampled_from([0, 2**63, 2**64 - 1])
+
+
+def _beaten_by(pairs: list[tuple[float, int]], pre: float, key: int) -> int:
+    """How many pairs come strictly before ``(pre, key)`` in §6.11 order."""
+    return sum(1 for p, k in pairs if p > pre or (p == pre and k < key))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(PRE, KEY), max_size=12),
+    keep=st.integers(0, 4),
+    batch=st.integers(1, 12),  # pairs added per call: larger batches are selected in bulk
+)
+def test_frontier_keeps_the_best_pairs(
+    pairs: list[tuple[float, int]], keep: int, batch: int
+) -> None:
+    frontier = kernels.Frontier(keep)
+    for start in range(0, len(pairs), batch):
+        part = pairs[start : start + batch]
+        frontier.add(
+            np.array([pre for pre, _ in part], dtype=np.float64),
+            np.array([key for _, key in part], dtype=np.uint64),
+        )
+    size = int(frontier.size[0])
+    pre, keys = frontier.heap_pre[:size].tolist(), frontier.heap_keys[:size].tolist()
+    kept = sorted(zip(pre, keys, strict=True))
+    best = sorted(pairs, key=lambda pair: (-pair[0], pair[1]))[:keep]
+    assert kept == sorted(best)
+    if frontier.full:  # the root is the worst kept pair: the cut
+        assert (frontier.heap_pre[0], frontier.heap_keys[0]) == best[-1]
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     patterns=st.lists(PATTERN, min_size=1, max_size=8),
     state=STATE,
     threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
-    cut=st.sampled_from([-np.inf, 0.5, 1.0, 1.3, 1.8]),
-    cut_key=st.sampled_from([0, 2**63, 2**64 - 1]),
+    seeds=st.lists(st.tuples(PRE, KEY), max_size=4),
+    keep=st.integers(0, 3),
 )
 def test_score_candidates_matches_threshold_and_pre_potential(
-    patterns: list[list[list[str]]], state: list[str], threshold: float, cut: float, cut_key: int
+    patterns: list[list[list[str]]],
+    state: list[str],
+    threshold: float,
+    seeds: list[tuple[float, int]],
+    keep: int,
 ) -> None:
     index = _index_of(patterns)
     ids = np.arange(len(index), dtype=np.int64)
     keys = np.array([name_key(index.pattern(pid).name) for pid in ids], dtype=np.uint64)
-    out = index.score_candidates(ids, state, threshold, cut, cut_key, keys)
+    overlaps = [
+        sum(min(index.pattern(pid).flat.count(x), state.count(x)) for x in set(state))
+        for pid in ids
+    ]
+    lengths = np.array([index.pattern(pid).length for pid in ids])
+    upper = upper_pre_potentials(np.array(overlaps), lengths, len(state))
+    frontier = kernels.Frontier(keep)
+    for pre, key in seeds:
+        frontier.add(np.array([pre]), np.array([key], dtype=np.uint64))
+    out = index.score_candidates(ids, state, threshold, frontier, keys, upper)
     matcher = BlockMatcher(state)
+    offered = list(seeds)  # every exact pre-potential, skipped or not
+    skipped: list[tuple[float, int]] = []
     for pid in range(len(index)):
         pattern = index.pattern(pid)
         common = token_lcs(pattern.flat, state, state_ids(state))
         score = token_score(common, pattern.length, len(state))
-        assert (out.lcs[pid], out.scores[pid]) == (common, score)
         blocks = pruning.candidate_blocks(pattern, common, matcher, set(state))
         expected = pruning.pre_potential(pattern, blocks, len(state), keep_unaligned=False)
         if not passes_threshold(score, threshold):
             expected = None
         got = None if out.pre[pid] == -np.inf else float(out.pre[pid])
         if expected is not None:
-            overlap = sum(min(pattern.flat.count(x), state.count(x)) for x in set(state))
-            lengths = np.array([pattern.length])
-            assert expected <= upper_pre_potentials(np.array([overlap]), lengths, len(state))[0]
-            if got is None:  # skipped by its bound: only sound below the cut, or at it
-                # with a larger name (ties go to the smaller name)
-                assert expected < cut or (expected == cut and keys[pid] > cut_key)
+            assert expected <= upper[pid]
+            offered.append((expected, int(keys[pid])))
+            if got is None:  # skipped by a bound: checked against everything below
+                skipped.append((expected, int(keys[pid])))
                 continue
         assert got == expected
+        if out.lcs[pid] == 0 and common > 0:  # skipped before its LCS
+            continue
+        assert (out.lcs[pid], out.scores[pid]) == (common, score)
         if expected is None:
             continue
         i0, end = blocks[0][0], blocks[-1][0] + blocks[-1][2]
@@ -87,6 +136,9 @@ def test_score_candidates_matches_threshold_and_pre_potential(
         assert (out.first[pid], out.last[pid]) == (first, last)
         assert out.matched[pid] == sum(k for _, _, k in blocks)
         assert out.blocks[pid] == len(blocks)
+    # Sound: a skipped candidate has at least ``keep`` better pairs (ties by name key).
+    for pre, key in skipped:
+        assert keep > 0 and _beaten_by(offered, pre, key) >= keep
 
 
 @settings(max_examples=300, deadline=None)
