@@ -13,7 +13,8 @@ results are the same integers and bit-identical floats (binary64, no fast-math):
 * :func:`lcs_length` — :func:`kato.engine.similarity.token_lcs`;
 * :func:`_blocks` — :meth:`kato.engine.matcher.BlockMatcher.blocks` (difflib);
 * :func:`score_candidates` — the threshold tests of ``similarity.passes_threshold``
-  and :func:`kato.engine.pruning.pre_potential`;
+  and :func:`kato.engine.pruning.pre_potential`, skipping what the bounded search's
+  :class:`Frontier` excludes;
 * :func:`single_symbol_blocks` — ``pruning.candidate_blocks`` at LCS 1 and
   :func:`kato.engine.alignment.present_events`.
 
@@ -264,7 +265,7 @@ def excluded(
     """Whether a candidate whose pre-potential is at most ``bound`` cannot enter a full
     frontier: below the cut, or at it with a larger name key (equal keys may still
     enter: their full names decide later)."""
-    if size == 0 or size < heap_pre.size:
+    if size == 0 or size < heap_pre.size:  # not full (or keeps nothing): anything may enter
         return False
     return bound < heap_pre[0] or (bound == heap_pre[0] and key > heap_keys[0])
 
@@ -414,7 +415,7 @@ def score_candidates(
         out.lcs[c] = common
         if not (score >= floor and score / 100.0 >= threshold):
             continue
-        if heap_size[0] > 0:
+        if heap_size[0] == heap_pre.size > 0:  # full: the bound can exclude
             bound = _upper_pre_potential(a, state, common)
             if excluded(bound, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue

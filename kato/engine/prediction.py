@@ -154,6 +154,7 @@ class _Candidate:
     blocks: list[Block] | None  # the matcher's blocks when known before the alignment
     first: int
     last: int
+    present: tuple[str, ...]  # flatten(present), sliced once: every phase reads it
     evidence: float
     confidence: float
     snr: float
@@ -183,6 +184,7 @@ class _Candidate:
             blocks=blocks,
             first=first,
             last=last,
+            present=pattern.symbols(first, last),
             evidence=matched / pattern.length,
             confidence=metrics.ratio_or_zero(matched, starts[last] - starts[first]),
             snr=metrics.snr(matched, extras),
@@ -192,11 +194,6 @@ class _Candidate:
     @property
     def pre_potential(self) -> float:
         return metrics.pre_potential(self.evidence, self.confidence, self.snr, self.fragmentation)
-
-    @property
-    def present(self) -> tuple[str, ...]:
-        """``flatten(present)``."""
-        return self.pattern.symbols(self.first, self.last)
 
     @property
     def has_future(self) -> bool:
@@ -343,7 +340,7 @@ def _indexed_ensemble(
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
     ensemble = _from_bulk(index, bulk, state, chosen_bulk)
-    ensemble += [_from_kernel(index, multi, p, len(state)) for p in chosen_multi]
+    ensemble += _from_kernel(index, multi, chosen_multi, len(state))
     return sorted(ensemble, key=lambda c: c.name)
 
 
@@ -415,20 +412,27 @@ def _from_bulk(
 
 
 def _from_kernel(
-    index: PatternIndex, multi: MultiSymbolCandidates, position: int, state_length: int
-) -> _Candidate:
-    """An ensemble member from the kernel's block summary; its flat alignment is
-    computed only if a returned prediction needs it (same values as :func:`_evaluate`)."""
+    index: PatternIndex, multi: MultiSymbolCandidates, positions: Iterable[int], state_length: int
+) -> list[_Candidate]:
+    """Ensemble members from the kernel's block summaries; their flat alignments are
+    computed only if a returned prediction needs them (same values as :func:`_evaluate`)."""
+    chosen = np.fromiter(positions, dtype=np.int64)
     scores = multi.scores
-    matched = int(scores.matched[position])
-    return _Candidate.of(
-        index.pattern(int(multi.ids[position])),
-        float(scores.scores[position]) / 100.0,
-        (int(scores.first[position]), int(scores.last[position])),
-        matched,
-        state_length - matched,
-        int(scores.blocks[position]),
+    rows = zip(
+        multi.ids[chosen].tolist(),
+        scores.scores[chosen].tolist(),
+        scores.first[chosen].tolist(),
+        scores.last[chosen].tolist(),
+        scores.matched[chosen].tolist(),
+        scores.blocks[chosen].tolist(),
+        strict=True,
     )
+    return [
+        _Candidate.of(
+            index.pattern(pid), score / 100, (first, last), matched, state_length - matched, count
+        )
+        for pid, score, first, last, matched, count in rows
+    ]
 
 
 def _materialise(
