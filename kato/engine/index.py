@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba.typed import List
 
 from kato.engine import kernels
 from kato.engine.matcher import Block
@@ -221,25 +222,31 @@ class PatternIndex:
 
     def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
         size = len(self._patterns)
-        # int32 halves the memory traffic of these passes over every pattern
-        overlap = np.zeros(size, dtype=np.int32)
-        first_event_length = np.zeros(size, dtype=np.int32)
+        ids_of, counts_of, first_lengths_of = List(), List(), List()
+        state_counts = []
         for symbol, state_count in Counter(state).items():
             postings = self._postings.get(symbol)
             if postings is None:
                 continue
-            ids = np.frombuffer(postings.ids, dtype=np.int32)
-            counts = np.frombuffer(postings.counts, dtype=np.uint16)
-            overlap[ids] += np.minimum(counts, state_count)
-            first_event_length[ids] += np.frombuffer(postings.first_event_lengths, dtype=np.uint16)
-        ids = np.flatnonzero(overlap)
+            ids_of.append(np.frombuffer(postings.ids, dtype=np.int32))
+            counts_of.append(np.frombuffer(postings.counts, dtype=np.uint16))
+            first_lengths_of.append(np.frombuffer(postings.first_event_lengths, dtype=np.uint16))
+            state_counts.append(state_count)
+        if not state_counts:
+            nothing = np.zeros(0, dtype=np.int32)
+            return Overlaps(
+                nothing.astype(np.int64), nothing, nothing, nothing, nothing.astype(np.uint64)
+            )
+        ids, overlap, first_event_length = kernels.overlap_scan(
+            ids_of, counts_of, first_lengths_of, np.array(state_counts, dtype=np.int32), size
+        )
         lengths = np.frombuffer(self._lengths, dtype=np.int32)[:size]
         keys = np.frombuffer(self._name_keys, dtype=np.uint64)[:size]
         return Overlaps(
             ids=ids,
-            overlap=overlap[ids],
+            overlap=overlap,
             lengths=lengths[ids],
-            first_event_length=first_event_length[ids],
+            first_event_length=first_event_length,
             name_keys=keys[ids],
         )
 

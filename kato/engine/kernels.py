@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.typed import List
 
 # Symbol code of a state symbol that no pattern holds: it matches nothing.
 UNKNOWN = -1
@@ -245,6 +246,44 @@ def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float
     for m in range(1, common + 1):
         best = max(best, pre_potential_bound(m, a.size, state.size, one_block))
     return best
+
+
+@njit(cache=True, nogil=True)
+def overlap_scan(
+    posting_ids: list[np.ndarray],
+    posting_counts: list[np.ndarray],
+    posting_first_event_lengths: list[np.ndarray],
+    state_counts: np.ndarray,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, overlap, first_event_length)`` of every pattern sharing a symbol with the
+    state, ids ascending: one pass over the state symbols' postings, one over the patterns.
+
+    ``overlap`` is ``sum_s min(count in pattern, count in state)``; ``first_event_length``
+    sums the postings' first-event lengths (meaningful where the overlap is 1).
+    """
+    overlap = np.zeros(size, np.int32)
+    first_event_length = np.zeros(size, np.int32)
+    for s in range(len(posting_ids)):
+        ids, counts, lengths = posting_ids[s], posting_counts[s], posting_first_event_lengths[s]
+        cap = state_counts[s]
+        for x in range(ids.size):
+            p = ids[x]
+            overlap[p] += min(np.int32(counts[x]), cap)
+            first_event_length[p] += lengths[x]
+    touched = 0
+    for p in range(size):
+        if overlap[p]:
+            touched += 1
+    out_ids = np.empty(touched, np.int64)
+    out_overlap = np.empty(touched, np.int32)
+    out_first = np.empty(touched, np.int32)
+    t = 0
+    for p in range(size):
+        if overlap[p]:
+            out_ids[t], out_overlap[t], out_first[t] = p, overlap[p], first_event_length[p]
+            t += 1
+    return out_ids, out_overlap, out_first
 
 
 # -- the bounded search's frontier -------------------------------------------------
@@ -512,4 +551,6 @@ def warm_up() -> None:
     )
     blocks_of(codes, codes)
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
+    postings = [List([np.zeros(1, np.int32)]), List([np.ones(1, np.uint16)])]
+    overlap_scan(postings[0], postings[1], postings[1], np.ones(1, np.int32), 1)
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

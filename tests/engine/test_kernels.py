@@ -162,3 +162,31 @@ def test_single_symbol_blocks_match_the_closed_form_and_present_events(
         blocks = pruning.candidate_blocks(pattern, 1, matcher, set(state))
         assert [(i, j, 1)] == blocks
         assert (first, last) == present_events(pattern, i, 1, pattern.flat[i])
+
+
+@settings(max_examples=300, deadline=None)
+@given(patterns=st.lists(PATTERN, min_size=1, max_size=8), state=STATE)
+def test_overlap_arrays_count_shared_symbols(
+    patterns: list[list[list[str]]], state: list[str]
+) -> None:
+    index = _index_of(patterns)
+    overlaps = index.overlap_arrays(state)
+    expected = {}
+    for pid in range(len(index)):
+        flat = index.pattern(pid).flat
+        overlap = sum(min(flat.count(s), state.count(s)) for s in set(state))
+        if overlap:
+            expected[pid] = overlap
+    assert overlaps.ids.tolist() == sorted(expected)  # ascending ids
+    assert overlaps.overlap.tolist() == [expected[pid] for pid in sorted(expected)]
+    for position, pid in enumerate(overlaps.ids.tolist()):
+        pattern = index.pattern(pid)
+        assert overlaps.lengths[position] == pattern.length
+        assert overlaps.name_keys[position] == name_key(pattern.name)
+        if overlaps.overlap[position] == 1:  # the event holding the shared symbol's first copy
+            shared = next(s for s in pattern.flat if s in state)
+            first = pattern.flat.index(shared)
+            event = next(
+                k for k in range(pattern.event_count) if pattern.event_starts[k + 1] > first
+            )
+            assert overlaps.first_event_length[position] == len(pattern.event(event))
