@@ -19,7 +19,7 @@ import numpy as np
 
 from kato.engine import metrics
 from kato.engine.index import Overlaps
-from kato.engine.kernels import CandidateScores, overlap_bounds
+from kato.engine.kernels import CandidateScores, overlap_bounds, split_scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +89,17 @@ def split_by_overlap(
     of the others that may still pass.
 
     Patterns whose overlap bound ``2*o/(P+S)`` cannot reach the threshold are
-    dropped from both groups.
+    dropped from both groups (:func:`kato.engine.kernels.split_scan`, one compiled pass).
     """
-    totals = (overlaps.lengths + state_length).astype(np.float64)
-    # lcs <= o, so similarity <= 2*o/(P+S): a margin keeps the bound conservative.
-    reachable = 2.0 * overlaps.overlap / totals >= threshold - 1e-7
-    single = reachable & (overlaps.overlap == 1)
-    # token score of §6.3 with lcs = 1: ((2.0 * 1) / (P + S)) * 100.0
-    scores = (2.0 / totals[single]) * 100.0
-    passing = (scores >= threshold * 100.0 - 1e-6) & (scores / 100.0 >= threshold)
-    chosen = np.flatnonzero(single)[passing]
+    chosen, scores, multi = split_scan(overlaps.overlap, overlaps.lengths, state_length, threshold)
     bulk = SingleSymbolCandidates(
         ids=overlaps.ids[chosen],
         lengths=overlaps.lengths[chosen],
         first_event_length=overlaps.first_event_length[chosen],
         name_keys=overlaps.name_keys[chosen],
-        scores=scores[passing],
+        scores=scores,
     )
-    return bulk, np.flatnonzero(reachable & (overlaps.overlap > 1))
+    return bulk, multi
 
 
 def top_by_pre_potential(

@@ -286,6 +286,40 @@ def overlap_scan(
     return out_ids, out_overlap, out_first
 
 
+@njit(cache=True, nogil=True)
+def split_scan(
+    overlap: np.ndarray, lengths: np.ndarray, state_length: int, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the overlaps: ``(single, scores, multi)`` positions.
+
+    A candidate whose overlap bound ``2*o/(P+S)`` cannot reach the threshold (less a
+    margin: the LCS is at most ``o``) is in neither. ``single``: overlap 1 and passing
+    both threshold tests of §6.3 with LCS 1, with its token score ``((2.0 * 1) / (P + S))
+    * 100.0`` in ``scores``; ``multi``: overlap 2 or more.
+    """
+    n = overlap.size
+    single = np.empty(n, np.int64)
+    scores = np.empty(n, np.float64)
+    multi = np.empty(n, np.int64)
+    reach = threshold - 1e-7
+    floor = threshold * 100.0 - 1e-6
+    a = b = 0
+    for x in range(n):
+        o = overlap[x]
+        total = float(lengths[x] + state_length)
+        if not (2.0 * o / total >= reach):
+            continue
+        if o == 1:
+            score = (2.0 / total) * 100.0
+            if score >= floor and score / 100.0 >= threshold:
+                single[a], scores[a] = x, score
+                a += 1
+        elif o > 1:
+            multi[b] = x
+            b += 1
+    return single[:a].copy(), scores[:a].copy(), multi[:b].copy()
+
+
 # -- the bounded search's frontier -------------------------------------------------
 # The ``keep`` best (pre-potential, name key) pairs seen so far, in §6.11 order (higher
 # pre-potential first, ties to the smaller name), as a binary heap whose root is the
@@ -553,4 +587,5 @@ def warm_up() -> None:
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     postings = [List([np.zeros(1, np.int32)]), List([np.ones(1, np.uint16)])]
     overlap_scan(postings[0], postings[1], postings[1], np.ones(1, np.int32), 1)
+    split_scan(np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

@@ -190,3 +190,31 @@ def test_overlap_arrays_count_shared_symbols(
                 k for k in range(pattern.event_count) if pattern.event_starts[k + 1] > first
             )
             assert overlaps.first_event_length[position] == len(pattern.event(event))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(1, 6), st.integers(1, 18)), max_size=30),
+    state_length=st.integers(1, 12),
+    threshold=st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
+)
+def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
+    rows: list[tuple[int, int]], state_length: int, threshold: float
+) -> None:
+    overlap = np.array([o for o, _ in rows], dtype=np.int32)
+    lengths = np.array([max(o, length) for o, length in rows], dtype=np.int32)
+    single, scores, multi = kernels.split_scan(overlap, lengths, state_length, threshold)
+    reachable = [
+        2.0 * o / (length + state_length) >= threshold - 1e-7
+        for o, length in zip(overlap.tolist(), lengths.tolist(), strict=True)
+    ]
+    expected_single = [
+        x
+        for x, (o, length) in enumerate(zip(overlap.tolist(), lengths.tolist(), strict=True))
+        if reachable[x]
+        and o == 1
+        and passes_threshold(token_score(1, length, state_length), threshold)
+    ]
+    assert single.tolist() == expected_single
+    assert scores.tolist() == [token_score(1, int(lengths[x]), state_length) for x in single]
+    assert multi.tolist() == [x for x, o in enumerate(overlap.tolist()) if o > 1 and reachable[x]]
