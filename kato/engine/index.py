@@ -221,7 +221,6 @@ class PatternIndex:
             return self._overlap_arrays(state)
 
     def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
-        size = len(self._patterns)
         ids_of, counts_of, first_lengths_of = List(), List(), List()
         state_counts = []
         for symbol, state_count in Counter(state).items():
@@ -232,23 +231,19 @@ class PatternIndex:
             counts_of.append(np.frombuffer(postings.counts, dtype=np.uint16))
             first_lengths_of.append(np.frombuffer(postings.first_event_lengths, dtype=np.uint16))
             state_counts.append(state_count)
-        if not state_counts:
-            nothing = np.zeros(0, dtype=np.int32)
-            return Overlaps(
-                nothing.astype(np.int64), nothing, nothing, nothing, nothing.astype(np.uint64)
-            )
-        ids, overlap, first_event_length = kernels.overlap_scan(
-            ids_of, counts_of, first_lengths_of, np.array(state_counts, dtype=np.int32), size
+        if not state_counts:  # (an empty typed List has no type to compile for)
+            none = np.zeros(0, dtype=np.int32)
+            return Overlaps(none.astype(np.int64), none, none, none, none.astype(np.uint64))
+        size = len(self._patterns)
+        ids, overlap, lengths, first_event_length, keys = kernels.overlap_scan(
+            ids_of,
+            counts_of,
+            first_lengths_of,
+            np.array(state_counts, dtype=np.int32),
+            np.frombuffer(self._lengths, dtype=np.int32)[:size],
+            np.frombuffer(self._name_keys, dtype=np.uint64)[:size],
         )
-        lengths = np.frombuffer(self._lengths, dtype=np.int32)[:size]
-        keys = np.frombuffer(self._name_keys, dtype=np.uint64)[:size]
-        return Overlaps(
-            ids=ids,
-            overlap=overlap,
-            lengths=lengths[ids],
-            first_event_length=first_event_length,
-            name_keys=keys[ids],
-        )
+        return Overlaps(ids, overlap, lengths, first_event_length, keys)
 
     def score_candidates(
         self,

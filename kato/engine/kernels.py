@@ -254,36 +254,42 @@ def overlap_scan(
     posting_counts: list[np.ndarray],
     posting_first_event_lengths: list[np.ndarray],
     state_counts: np.ndarray,
-    size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(ids, overlap, first_event_length)`` of every pattern sharing a symbol with the
-    state, ids ascending: one pass over the state symbols' postings, one over the patterns.
+    lengths: np.ndarray,
+    name_keys: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, overlap, lengths, first_event_length, name_keys)`` of every pattern sharing
+    a symbol with the state, ids ascending: one pass over the state symbols' postings,
+    one over the patterns (``lengths`` and ``name_keys`` are the index's, by pattern id).
 
     ``overlap`` is ``sum_s min(count in pattern, count in state)``; ``first_event_length``
     sums the postings' first-event lengths (meaningful where the overlap is 1).
     """
+    size = lengths.size
     overlap = np.zeros(size, np.int32)
     first_event_length = np.zeros(size, np.int32)
     for s in range(len(posting_ids)):
-        ids, counts, lengths = posting_ids[s], posting_counts[s], posting_first_event_lengths[s]
+        ids, counts, firsts = posting_ids[s], posting_counts[s], posting_first_event_lengths[s]
         cap = state_counts[s]
         for x in range(ids.size):
             p = ids[x]
             overlap[p] += min(np.int32(counts[x]), cap)
-            first_event_length[p] += lengths[x]
+            first_event_length[p] += firsts[x]
     touched = 0
     for p in range(size):
         if overlap[p]:
             touched += 1
     out_ids = np.empty(touched, np.int64)
     out_overlap = np.empty(touched, np.int32)
+    out_lengths = np.empty(touched, np.int32)
     out_first = np.empty(touched, np.int32)
+    out_keys = np.empty(touched, np.uint64)
     t = 0
     for p in range(size):
         if overlap[p]:
-            out_ids[t], out_overlap[t], out_first[t] = p, overlap[p], first_event_length[p]
+            out_ids[t], out_overlap[t], out_lengths[t] = p, overlap[p], lengths[p]
+            out_first[t], out_keys[t] = first_event_length[p], name_keys[p]
             t += 1
-    return out_ids, out_overlap, out_first
+    return out_ids, out_overlap, out_lengths, out_first, out_keys
 
 
 @njit(cache=True, nogil=True)
@@ -586,6 +592,7 @@ def warm_up() -> None:
     blocks_of(codes, codes)
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     postings = [List([np.zeros(1, np.int32)]), List([np.ones(1, np.uint16)])]
-    overlap_scan(postings[0], postings[1], postings[1], np.ones(1, np.int32), 1)
+    one = np.ones(1, np.int32)
+    overlap_scan(postings[0], postings[1], postings[1], one, one, np.ones(1, np.uint64))
     split_scan(np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)
