@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from kato.storage.embedded import DATABASE_FILE, EmbeddedBackend
+from kato.storage.embedded_locks import SessionLocks
 from kato.storage.factory import build_backend
 from kato.storage.memory import MemoryBackend
 from kato.storage.ports import Backend, StorageUnavailableError
@@ -82,3 +84,16 @@ def test_database_without_summary_change_log_is_upgraded(tmp_path: Path) -> None
         assert kb.pattern_summaries([make_update([["a"], ["b"]]).name]) != {}
     finally:
         upgraded.close()
+
+
+def test_session_lock_survives_its_descriptor_closed_while_held(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    locks = SessionLocks(tmp_path)
+    stripe = locks._stripe("s")
+    with locks.lock("s"):
+        assert stripe.fd is not None
+        os.close(stripe.fd)  # what the recycling test once saw happen (docs/reliability.md)
+    assert "closed while held" in caplog.text
+    with locks.lock("s"):  # the lock is free again: the closed descriptor released it
+        assert stripe.fd is not None
