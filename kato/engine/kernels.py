@@ -398,6 +398,20 @@ def offer_all(
         offer(pre[c], keys[c], heap_pre, heap_keys, size)
 
 
+@njit(cache=True, nogil=True)
+def _may_enter(
+    upper: np.ndarray,
+    keys: np.ndarray,
+    heap_pre: np.ndarray,
+    heap_keys: np.ndarray,
+    size: np.ndarray,
+) -> np.ndarray:
+    out = np.empty(upper.size, np.bool_)
+    for c in range(upper.size):
+        out[c] = not excluded(upper[c], keys[c], heap_pre, heap_keys, size[0])
+    return out
+
+
 class Frontier:
     """The ``keep`` best (pre-potential, name key) pairs seen so far (§6.11 order).
 
@@ -441,10 +455,9 @@ class Frontier:
         Below the cut it cannot; at the cut only a smaller name wins the tie (a
         candidate sharing the 64-bit name prefix is kept: full names decide later).
         """
-        if not self.full:
-            return np.ones(upper.size, dtype=bool)
-        cut, cut_key = self.heap_pre[0], self.heap_keys[0]
-        return (upper > cut) | ((upper == cut) & (keys <= cut_key))
+        return _may_enter(
+            upper.astype(np.float64, copy=False), keys.astype(np.uint64, copy=False), *self.arrays
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -598,4 +611,5 @@ def warm_up() -> None:
     one = np.ones(1, np.int32)
     overlap_scan(postings[0], postings[1], postings[1], one, one, np.ones(1, np.uint64))
     split_scan(np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
+    Frontier(1).may_enter(np.ones(1), np.zeros(1, np.uint64))
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)
