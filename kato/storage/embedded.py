@@ -14,7 +14,7 @@ from pathlib import Path
 from kato.engine.index import PatternIndex
 from kato.storage.embedded_events import SqliteEventBus
 from kato.storage.embedded_kb import SqliteKnowledgeBase
-from kato.storage.embedded_schema import SCHEMA, upgrade
+from kato.storage.embedded_schema import SCHEMA, needs_upgrade, upgrade
 from kato.storage.embedded_sessions import SqliteSessionStore
 from kato.storage.embedded_vectors import SqliteVectorStore
 from kato.storage.ports import NodeHandle, StorageUnavailableError
@@ -34,8 +34,11 @@ class EmbeddedBackend:
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise StorageUnavailableError("sqlite", f"{self.data_dir} is not a directory")
         self._db = SqliteDatabase(self.data_dir / DATABASE_FILE, SCHEMA)
-        with self._db.write() as conn:
-            upgrade(conn)
+        with self._db.read() as conn:  # the write lock only for an older database
+            outdated = needs_upgrade(conn)
+        if outdated:
+            with self._db.write() as conn:
+                upgrade(conn)
         self.sessions = SqliteSessionStore(self._db, self.data_dir / LOCK_DIRECTORY)
         self.events = SqliteEventBus(self._db)
         self._lock = threading.Lock()

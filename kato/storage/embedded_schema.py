@@ -88,13 +88,34 @@ ADDED_COLUMNS = (
     ("nodes", "last_change", "INTEGER NOT NULL DEFAULT 0"),
     ("patterns", "changed", "INTEGER NOT NULL DEFAULT 0"),
 )
-LATE_INDEXES = "CREATE INDEX IF NOT EXISTS patterns_by_change ON patterns (node, changed);"
+LATE_INDEX = ("patterns_by_change", "CREATE INDEX patterns_by_change ON patterns (node, changed)")
 
 
-def upgrade(conn: sqlite3.Connection) -> None:
-    """Add the columns and indexes a database created by an older release lacks."""
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    missing = []
     for table, column, definition in ADDED_COLUMNS:
         columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in columns:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-    conn.execute(LATE_INDEXES)
+            missing.append((table, column, definition))
+    return missing
+
+
+def _has_late_index(conn: sqlite3.Connection) -> bool:
+    query = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
+    return conn.execute(query, (LATE_INDEX[0],)).fetchone() is not None
+
+
+def needs_upgrade(conn: sqlite3.Connection) -> bool:
+    """Whether the database lacks a column or index of this release (a read: no lock)."""
+    return bool(_missing_columns(conn)) or not _has_late_index(conn)
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns and indexes a database created by an older release lacks.
+
+    Run under the write lock; another process may have upgraded it meanwhile.
+    """
+    for table, column, definition in _missing_columns(conn):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    if not _has_late_index(conn):
+        conn.execute(LATE_INDEX[1])
