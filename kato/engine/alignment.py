@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from rapidfuzz import fuzz
 
@@ -133,7 +134,7 @@ class EventAlignment:
         matched: set[str],
     ) -> None:
         flat, starts = pattern.flat, pattern.event_starts
-        events = [list(flat[starts[k] : starts[k + 1]]) for k in range(len(starts) - 1)]
+        events = [list(flat[start:end]) for start, end in pairwise(starts)]
         self.past = events[:first]
         self.present = events[first:last]
         self.future = events[last:]

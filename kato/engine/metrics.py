@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from kato.engine.types import PrecomputedMetrics
 
 
-def distinct_in_order(symbols: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(symbols))
-
-
 def counts_in_order(symbols: Iterable[str]) -> dict[str, int]:
     """Occurrences of each distinct symbol, keys in first-occurrence order."""
     counts: dict[str, int] = {}
@@ -167,39 +163,38 @@ def _log(x: float, base: int) -> float:
     return math.log(x, base)
 
 
-def shannon_entropies(symbols: Sequence[str], distinct_count: int) -> tuple[float, float]:
-    """(entropy, normalized_entropy) of a symbol list; sums over distinct symbols in order."""
-    if not symbols:
-        return 0.0, 0.0
+def symbol_metrics(
+    symbols: Sequence[str], probability: Mapping[str, float], distinct_count: int
+) -> PrecomputedMetrics:
+    """Entropy, normalized entropy, global normalized entropy and term frequencies of a
+    symbol list (§6.13, §5.12), each a sum over its distinct symbols in first-occurrence
+    order; the symbols are counted once for all four.
+
+    ``normalized_entropy`` uses ``log_T`` (0.0 if T <= 1); ``global_normalized_entropy``
+    is ``-sum P(s) log_T P(s)`` over symbols with P(s) > 0 (0.0 if T <= 1); term
+    frequencies are ``c_s / L``.
+    """
+    counts = counts_in_order(symbols)
     total = len(symbols)
     entropy = 0.0
     normalized = 0.0
-    for count in counts_in_order(symbols).values():
+    for count in counts.values():
         p = count / total
         entropy -= p * math.log2(p)
         if distinct_count > 1:
             normalized -= p * _log(p, distinct_count)
-    return entropy, normalized
-
-
-def global_normalized_entropy(
-    symbols: Iterable[str], probability: Mapping[str, float], distinct_count: int
-) -> float:
-    """``-sum P(s) log_T P(s)`` over distinct symbols with P(s) > 0; 0.0 if T <= 1."""
-    if distinct_count <= 1:
-        return 0.0
-    h = 0.0
-    for symbol in distinct_in_order(symbols):
-        p = probability.get(symbol, 0)
-        if p > 0:
-            h -= p * _log(p, distinct_count)
-    return h
-
-
-def term_frequencies(symbols: Sequence[str]) -> list[tuple[str, float]]:
-    """``{s: c_s / L}`` over distinct symbols in first-occurrence order."""
-    total = len(symbols)
-    return [(s, count / total) for s, count in counts_in_order(symbols).items()]
+    global_normalized = 0.0
+    if distinct_count > 1:
+        for symbol in counts:
+            q = probability.get(symbol, 0)
+            if q > 0:
+                global_normalized -= q * _log(q, distinct_count)
+    return PrecomputedMetrics(
+        entropy=entropy,
+        normalized_entropy=normalized,
+        global_normalized_entropy=global_normalized,
+        tf_vector=tuple((s, count / total) for s, count in counts.items()),
+    )
 
 
 def tfidf_score(
@@ -219,11 +214,5 @@ def finalize_pattern_metrics(
     flat: Sequence[str], pmf: Mapping[str, int], n_patterns: int, distinct_count: int
 ) -> PrecomputedMetrics:
     """finalize-training values of one whole pattern (§5.12)."""
-    entropy, normalized = shannon_entropies(flat, distinct_count)
     probability = {s: pmf.get(s, 0) / n_patterns for s in set(flat)} if n_patterns else {}
-    return PrecomputedMetrics(
-        entropy=entropy,
-        normalized_entropy=normalized,
-        global_normalized_entropy=global_normalized_entropy(flat, probability, distinct_count),
-        tf_vector=tuple(term_frequencies(flat)),
-    )
+    return symbol_metrics(flat, probability, distinct_count)

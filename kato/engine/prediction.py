@@ -167,44 +167,48 @@ class _Candidate:
         cls,
         pattern: IndexedPattern,
         similarity: float,
-        present: tuple[int, int],
+        first: int,
+        last: int,
         matched: int,
-        extras: int,
+        snr: float,
         block_count: int,
         alignment: FlatAlignment | None = None,
         blocks: list[Block] | None = None,
     ) -> _Candidate:
-        """A member with the base fields of §6.7 from its match counts and present range."""
-        first, last = present
+        """A member with the base fields of §6.7 from its match counts, present events
+        ``[first, last)`` and its ``metrics.snr`` (hundreds are built per prediction:
+        arguments are positional, and a caller whose members share an snr passes it once).
+        """
         starts = pattern.event_starts
+        flat = pattern.flat
         return cls(
-            pattern=pattern,
-            name=pattern.name,
-            similarity=similarity,
-            alignment=alignment,
-            blocks=blocks,
-            first=first,
-            last=last,
-            present=pattern.symbols(first, last),
-            evidence=matched / pattern.length,
-            confidence=metrics.ratio_or_zero(matched, starts[last] - starts[first]),
-            snr=metrics.snr(matched, extras),
-            fragmentation=float(block_count - 1),
+            pattern,
+            pattern.name,
+            similarity,
+            alignment,
+            blocks,
+            first,
+            last,
+            flat[starts[first] : starts[last]],
+            matched / len(flat),
+            metrics.ratio_or_zero(matched, starts[last] - starts[first]),
+            snr,
+            float(block_count - 1),
         )
 
     @property
     def pre_potential(self) -> float:
         return metrics.pre_potential(self.evidence, self.confidence, self.snr, self.fragmentation)
 
-    @property
-    def has_future(self) -> bool:
-        return self.last < self.pattern.event_count
-
     def future(self) -> list[list[str]]:
-        return [list(self.pattern.event(k)) for k in range(self.last, self.pattern.event_count)]
+        flat = self.pattern.flat
+        return [
+            list(flat[a:b]) for a, b in itertools.pairwise(self.pattern.event_starts[self.last :])
+        ]
 
     def future_key(self) -> tuple[tuple[str, ...], ...]:
-        """Equal for futures with equal events after sorting each (§6.14)."""
+        """Equal for futures with equal events after sorting each (§6.14); empty when
+        the member has no future."""
         return self.pattern.sorted_events[self.last :]
 
 
@@ -249,12 +253,13 @@ def _evaluate(
     similarity = scored.score / 100.0
     if similarity < threshold:
         return None
+    matched = len(alignment.matches)
     return _Candidate.of(
         pattern,
         similarity,
-        present_range(pattern, alignment),
-        len(alignment.matches),
-        alignment.extras_count,
+        *present_range(pattern, alignment),
+        matched,
+        metrics.snr(matched, alignment.extras_count),
         len(alignment.blocks),
         alignment,
         alignment.blocks,
@@ -404,17 +409,15 @@ def _from_bulk(
     chosen = np.fromiter(positions, dtype=np.int64)
     ids = bulk.ids[chosen]
     rows = index.single_symbol_blocks(ids, state).tolist()
-    extras = len(state) - 1
-    members = []
-    for pid, score, (i0, j0, first, last) in zip(
-        ids.tolist(), bulk.scores[chosen].tolist(), rows, strict=True
-    ):
-        members.append(
-            _Candidate.of(
-                index.pattern(pid), score / 100.0, (first, last), 1, extras, 1, blocks=[(i0, j0, 1)]
-            )
+    snr = metrics.snr(1, len(state) - 1)
+    of = _Candidate.of
+    pattern = index.pattern
+    return [
+        of(pattern(pid), score / 100.0, first, last, 1, snr, 1, None, [(i0, j0, 1)])
+        for pid, score, (i0, j0, first, last) in zip(
+            ids.tolist(), bulk.scores[chosen].tolist(), rows, strict=True
         )
-    return members
+    ]
 
 
 def _from_kernel(
@@ -433,9 +436,18 @@ def _from_kernel(
         scores.blocks[chosen].tolist(),
         strict=True,
     )
+    of = _Candidate.of
+    pattern = index.pattern
+    snr = metrics.snr
     return [
-        _Candidate.of(
-            index.pattern(pid), score / 100, (first, last), matched, state_length - matched, count
+        of(
+            pattern(pid),
+            score / 100,
+            first,
+            last,
+            matched,
+            snr(matched, state_length - matched),
+            count,
         )
         for pid, score, first, last, matched, count in rows
     ]
@@ -672,16 +684,9 @@ class _EnsembleContext:
         present = c.present
         alignment = self.alignment(c)
         events = self.events(c)
-        stored = self.precomputed.get(c.name)
-        if stored is not None:
-            entropy = stored.entropy
-            normalized_entropy = stored.normalized_entropy
-            gne = stored.global_normalized_entropy
-            tf = list(stored.tf_vector)
-        else:
-            entropy, normalized_entropy = metrics.shannon_entropies(present, self.distinct_count)
-            gne = metrics.global_normalized_entropy(present, self.spc, self.distinct_count)
-            tf = metrics.term_frequencies(present) if present else []
+        stored = self.precomputed.get(c.name) or metrics.symbol_metrics(
+            present, self.spc, self.distinct_count
+        )
         return {
             "type": "prototypical",
             "name": c.name,
@@ -709,11 +714,11 @@ class _EnsembleContext:
             "weighted_evidence": core["weighted_evidence"],
             "weighted_confidence": core["weighted_confidence"],
             "weighted_snr": core["weighted_snr"],
-            "entropy": entropy,
-            "normalized_entropy": normalized_entropy,
-            "global_normalized_entropy": gne,
+            "entropy": stored.entropy,
+            "normalized_entropy": stored.normalized_entropy,
+            "global_normalized_entropy": stored.global_normalized_entropy,
             "itfdf_similarity": core["itfdf_similarity"],
-            "tfidf_score": metrics.tfidf_score(tf, self.spc, self.n_patterns),
+            "tfidf_score": metrics.tfidf_score(stored.tf_vector, self.spc, self.n_patterns),
             "pattern_probability": core["pattern_probability"],
             "weighted_strength": core["weighted_strength"],
             "bayesian_posterior": core["bayesian_posterior"],
@@ -757,9 +762,9 @@ def _future_groups(objects: list[JSONObject], ensemble: list[_Candidate]) -> lis
     groups: dict[tuple[tuple[str, ...], ...], _FutureGroup] = {}
     members: list[tuple[JSONObject, _FutureGroup]] = []
     for obj, candidate in zip(objects, ensemble, strict=True):
-        if not candidate.has_future:
-            continue
         key = candidate.future_key()
+        if not key:
+            continue
         group = groups.get(key)
         if group is None:
             group = groups[key] = _FutureGroup(candidate)
