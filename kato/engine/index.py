@@ -13,6 +13,7 @@ symbol overlaps for every pattern at once with NumPy.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 from array import array
@@ -293,18 +294,17 @@ class PatternIndex:
             )
 
     def matching_blocks(self, names: Sequence[str], state: Sequence[str]) -> list[list[Block]]:
-        """The matcher's blocks of each named pattern against ``state``, compiled
-        (:func:`kato.engine.kernels.blocks_of`; the same blocks as ``BlockMatcher``)."""
-        found: list[list[Block]] = []
+        """The matcher's blocks of each named pattern against ``state``, compiled in one
+        call (:func:`kato.engine.kernels.blocks_of_patterns`; the same blocks as
+        ``BlockMatcher``)."""
+        ids = np.array([self._by_name[name] for name in names], dtype=np.int64)
         with self._lock:
-            state_codes = self._state_codes(state)
-            for name in names:
-                pid = self._by_name[name]
-                start, end = self._code_offsets[pid], self._code_offsets[pid + 1]
-                codes = np.frombuffer(self._codes, dtype=np.int32)[start:end].copy()
-                rows = kernels.blocks_of(codes, state_codes).tolist()
-                found.append([(i, j, k) for i, j, k in rows])
-        return found
+            rows, ends = kernels.blocks_of_patterns(
+                ids, *self._coded_patterns()[:2], self._state_codes(state)
+            )
+        flat = [(i, j, k) for i, j, k in rows.tolist()]
+        starts = [0, *ends.tolist()]
+        return [flat[start:end] for start, end in itertools.pairwise(starts)]
 
     def _coded_patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Views of the integer-coded patterns for the kernels: codes, their offsets,

@@ -583,6 +583,29 @@ def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out[:count].copy()
 
 
+@njit(cache=True, nogil=True)
+def blocks_of_patterns(
+    ids: np.ndarray, codes: np.ndarray, code_offsets: np.ndarray, state: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blocks_of` for each pattern ``ids[n]`` against ``state``, in one call: the
+    rows of all, and ``ends``, where pattern n's rows end."""
+    total = 0
+    longest = 0
+    for n in range(ids.size):
+        size = code_offsets[ids[n] + 1] - code_offsets[ids[n]]
+        total += size + state.size + 1
+        longest = max(longest, size)
+    scratch = np.zeros(6 * (longest + state.size + 2), np.int64)
+    out = np.zeros((total, 3), np.int64)
+    ends = np.zeros(ids.size, np.int64)
+    count = 0
+    for n in range(ids.size):
+        p = ids[n]
+        count += _blocks(codes[code_offsets[p] : code_offsets[p + 1]], state, scratch, out[count:])
+        ends[n] = count
+    return out[:count].copy(), ends
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel now, not on the first request."""
     codes = np.array([0, 1, 0], dtype=np.int32)  # one pattern [[0, 1], [0]]
@@ -606,6 +629,7 @@ def warm_up() -> None:
         CandidateScores.empty(1),
     )
     blocks_of(codes, codes)
+    blocks_of_patterns(candidates, patterns[0], patterns[1], codes)
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     postings = [List([np.zeros(1, np.int32)]), List([np.ones(1, np.uint16)])]
     one = np.ones(1, np.int32)

@@ -159,10 +159,6 @@ def confluence(present: Sequence[str], spc: Mapping[str, float], frequency: int,
     return share * (1 - 10**log_sum)
 
 
-def _log(x: float, base: int) -> float:
-    return math.log(x, base)
-
-
 def symbol_metrics(
     symbols: Sequence[str], probability: Mapping[str, float], distinct_count: int
 ) -> PrecomputedMetrics:
@@ -176,19 +172,21 @@ def symbol_metrics(
     """
     counts = counts_in_order(symbols)
     total = len(symbols)
+    # math.log(x, T) is computed as log(x) / log(T): the same value, log(T) taken once.
+    log_t = math.log(distinct_count) if distinct_count > 1 else 0.0
     entropy = 0.0
     normalized = 0.0
     for count in counts.values():
         p = count / total
         entropy -= p * math.log2(p)
-        if distinct_count > 1:
-            normalized -= p * _log(p, distinct_count)
+        if log_t:
+            normalized -= p * (math.log(p) / log_t)
     global_normalized = 0.0
-    if distinct_count > 1:
+    if log_t:
         for symbol in counts:
             q = probability.get(symbol, 0)
             if q > 0:
-                global_normalized -= q * _log(q, distinct_count)
+                global_normalized -= q * (math.log(q) / log_t)
     return PrecomputedMetrics(
         entropy=entropy,
         normalized_entropy=normalized,

@@ -218,3 +218,14 @@ def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
     assert single.tolist() == expected_single
     assert scores.tolist() == [token_score(1, int(lengths[x]), state_length) for x in single]
     assert multi.tolist() == [x for x, o in enumerate(overlap.tolist()) if o > 1 and reachable[x]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(patterns=st.lists(PATTERN, min_size=1, max_size=5), state=STATE)
+def test_matching_blocks_of_many_patterns_are_the_matchers(
+    patterns: list[list[list[str]]], state: list[str]
+) -> None:
+    index = _index_of(patterns)
+    flats = [index.pattern(pid).flat for pid in range(len(index))]
+    found = index.matching_blocks([index.pattern(pid).name for pid in range(len(index))], state)
+    assert found == [BlockMatcher(state).blocks(flat) for flat in flats]
