@@ -117,8 +117,14 @@ def top_by_pre_potential(
     tied = np.flatnonzero(pre == cut)
     need = keep - above.size
     tied_keys = keys[tied]
-    if np.unique(tied_keys).size == tied.size:
-        chosen = tied[np.argsort(tied_keys, kind="stable")[:need]]
-    else:
+    # Only the need + 1 smallest keys of the tie group decide (it can hold 100k candidates).
+    smallest = (
+        np.argpartition(tied_keys, need)[: need + 1] if need < tied.size else np.arange(tied.size)
+    )
+    order = smallest[np.argsort(tied_keys[smallest], kind="stable")]
+    ordered = tied_keys[order]
+    if np.any(ordered[1:] == ordered[:-1]):  # equal prefixes: compare the full names
         chosen = np.array(sorted(tied.tolist(), key=name_of)[:need], dtype=np.int64)
+    else:
+        chosen = tied[order[:need]]
     return np.concatenate([above, chosen])

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.generate import Generator
 from kato.engine import EngineConfig, NodeEngine
-from kato.engine.index import PatternIndex
+from kato.engine.bulk import top_by_pre_potential
+from kato.engine.index import PatternIndex, name_key
 from kato.engine.kernels import CandidateScores
 from kato.engine.prediction import predict
 from kato.storage.memory import MemoryBackend
@@ -56,3 +60,31 @@ def test_bounded_search_equals_brute_force(
         )
     if max_predictions == 5:  # on this data the bounds skip candidates at K = 5
         assert sum(scored) < candidates
+
+
+NAME_PREFIXES = ["0" * 16, "0" * 15 + "1", "8" * 16, "f" * 16]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([0.5, 1.0, 1.5]),
+            st.sampled_from(NAME_PREFIXES),
+            st.text("0123456789abcdef", min_size=24, max_size=24),
+        ),
+        unique_by=lambda row: row[1] + row[2],
+        max_size=30,
+    ),
+    keep=st.integers(1, 12),
+)
+def test_top_by_pre_potential_is_the_best_by_value_then_name(
+    rows: list[tuple[float, str, str]], keep: int
+) -> None:
+    """Ties at the cut go to the smaller names, also when names share their 64-bit prefix."""
+    names = [prefix + rest for _, prefix, rest in rows]
+    pre = np.array([value for value, _, _ in rows], dtype=np.float64)
+    keys = np.array([name_key(name) for name in names], dtype=np.uint64)
+    chosen = top_by_pre_potential(pre, keys, keep, lambda position: names[position])
+    expected = sorted(range(len(rows)), key=lambda p: (-rows[p][0], names[p]))[:keep]
+    assert sorted(chosen.tolist()) == sorted(expected)
