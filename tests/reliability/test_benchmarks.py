@@ -16,6 +16,7 @@ def test_predictions_benchmark_checks_http_answers_against_brute_force() -> None
     assert row["identical"] == row["checked"] == 3
     assert row["unique"] <= 400
     assert 0 < row["p50_ms"] <= row["p99_ms"]
+    assert 0 < row["raw_p50_ms"] <= row["raw_p99_ms"]
     assert row["rss_mib"] > 0
 
 
