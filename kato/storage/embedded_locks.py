@@ -32,12 +32,13 @@ class _Stripe:
         self.mutex = threading.RLock()
         self.depth = 0
         self.fd: int | None = None
+        self.identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the held fd
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self.mutex:
             if self.depth == 0:
-                self.fd = self._acquire()
+                self.fd, self.identity = self._acquire()
             self.depth += 1
             try:
                 yield
@@ -48,28 +49,37 @@ class _Stripe:
                     self._release(fd)
 
     def _release(self, fd: int) -> None:
+        # Seen once under worker recycling, cause not found (docs/reliability.md): the
+        # descriptor was closed while held. The kernel released the lock with it, so the
+        # request's completed work stands; the error is logged, not turned into a 500. If
+        # the number was reused meanwhile, it is somebody else's file now: leave it alone.
         try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            status = os.fstat(fd)
         except OSError as error:
             if error.errno != errno.EBADF:
                 raise
-            # Seen once under worker recycling, cause not found (docs/reliability.md): the
-            # descriptor was closed while held. The kernel released the lock with it, so the
-            # request's completed work stands; the error is logged, not turned into a 500.
             logger.error("session lock %s: its descriptor was closed while held", self.path)
+            return
+        if (status.st_dev, status.st_ino) != self.identity:
+            logger.error(
+                "session lock %s: its descriptor was closed while held and reused", self.path
+            )
+            return
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
-    def _acquire(self) -> int:
+    def _acquire(self) -> tuple[int, tuple[int, int]]:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise StorageUnavailableError("sqlite", f"lock file: {error}") from error
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            status = os.fstat(fd)
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, (status.st_dev, status.st_ino)
 
 
 class SessionLocks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from pathlib import Path
@@ -97,3 +98,33 @@ def test_session_lock_survives_its_descriptor_closed_while_held(
     assert "closed while held" in caplog.text
     with locks.lock("s"):  # the lock is free again: the closed descriptor released it
         assert stripe.fd is not None
+
+
+def test_session_lock_leaves_a_reused_descriptor_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A held lock's descriptor closed elsewhere, its number then reused by another
+    stripe's lock: releasing the first must neither unlock nor close the second."""
+    locks = SessionLocks(tmp_path)
+    other_session = next(
+        f"t{n}" for n in range(100) if locks._stripe(f"t{n}") is not locks._stripe("s")
+    )
+    other = locks._stripe(other_session)
+    first_hold = locks.lock("s")
+    first_hold.__enter__()
+    number = locks._stripe("s").fd
+    assert number is not None
+    os.close(number)
+    other_hold = locks.lock(other_session)
+    other_hold.__enter__()
+    assert other.fd == number  # POSIX hands out the lowest free number
+    first_hold.__exit__(None, None, None)
+    assert "closed while held and reused" in caplog.text
+    os.fstat(number)  # still open
+    probe = os.open(other.path, os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # still locked
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(probe)
+    other_hold.__exit__(None, None, None)
