@@ -86,6 +86,8 @@ def predict(
     if not state:
         return [], []
     engine.index.sync(engine.kb)
+    if not len(engine.index):  # a node that has learned nothing predicts nothing
+        return [], []
     if len(state) == 1:
         return _fast_path(engine.kb, engine.index, state[0], config), []
     return _multi_symbol(engine, stm, state, config, brute_force, future_potentials)
