@@ -85,26 +85,25 @@ class SqliteKnowledgeBase:
             return self._meta(conn, "version")
 
     def generation(self) -> int:
-        with self._db.read() as conn:
-            return self._meta(conn, "generation")
+        rows = self._db.query("SELECT generation FROM nodes WHERE node = ?", (self._node,))
+        return int(rows[0][0]) if rows else 0
 
     def patterns_since(self, seq: int) -> list[tuple[int, str, PatternData]]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT seq, name, data FROM patterns WHERE node = ? AND seq > ? ORDER BY seq",
-                (self._node, seq),
-            ).fetchall()
+        rows = self._db.query(
+            "SELECT seq, name, data FROM patterns WHERE node = ? AND seq > ? ORDER BY seq",
+            (self._node, seq),
+        )
         return [(int(s), name, loads(data)) for s, name, data in rows]
 
     # -- reads -----------------------------------------------------------------
     def global_stats(self) -> GlobalStats:
-        with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT patterns, total_symbols, distinct_symbols FROM nodes WHERE node = ?",
-                (self._node,),
-            ).fetchone()
-        if row is None:
+        rows = self._db.query(
+            "SELECT patterns, total_symbols, distinct_symbols FROM nodes WHERE node = ?",
+            (self._node,),
+        )
+        if not rows:
             return GlobalStats()
+        row = rows[0]
         return GlobalStats(int(row[0]), int(row[0]), int(row[1]), int(row[2]))
 
     def _pattern_rows(self, names: Iterable[str], columns: str) -> list[tuple[Any, ...]]:

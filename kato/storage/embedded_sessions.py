@@ -72,12 +72,12 @@ class SqliteSessionStore:
     def _load(self, session_id: str, column: str) -> tuple[SessionStatus, Any]:
         """The session's status and, when live, ``column`` of its row."""
         key = key_bytes(session_id)
-        with self._db.read() as conn:
-            row = conn.execute(
-                f"SELECT expires_at, {column} FROM sessions WHERE session_id = ?", (key,)
-            ).fetchone()
-        if row is None:
+        rows = self._db.query(
+            f"SELECT expires_at, {column} FROM sessions WHERE session_id = ?", (key,)
+        )
+        if not rows:
             return "missing", None
+        row = rows[0]
         if row[0] <= time.time():
             with self._db.write() as conn:  # delete only if still expired
                 conn.execute(

@@ -20,9 +20,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from kato.storage.ports import StorageUnavailableError
 
@@ -153,6 +154,18 @@ class SqliteDatabase:
         """A read transaction: every statement inside sees the same snapshot."""
         with self._transaction("BEGIN DEFERRED") as conn:
             yield conn
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read statement. A single statement reads one snapshot by itself,
+        so no explicit transaction is opened: two round trips fewer than :meth:`read`, on
+        reads every request makes (the session, the index's creation feed)."""
+        conn = self.connection()
+        try:
+            return conn.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            if _is_outage(error):
+                raise unavailable(error) from error
+            raise
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
