@@ -50,17 +50,16 @@ class SqliteSessionStore:
             )
 
     def _write(self, record: SessionRecord) -> None:
-        with self._db.write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO sessions (session_id, expires_at, record, node) "
-                "VALUES (?, ?, ?, ?)",
-                (
-                    key_bytes(record.session_id),
-                    record.expires_at.timestamp(),
-                    session_bytes(record),
-                    key_bytes(record.node_id),
-                ),
-            )
+        self._db.write_one(
+            "INSERT OR REPLACE INTO sessions (session_id, expires_at, record, node) "
+            "VALUES (?, ?, ?, ?)",
+            (
+                key_bytes(record.session_id),
+                record.expires_at.timestamp(),
+                session_bytes(record),
+                key_bytes(record.node_id),
+            ),
+        )
 
     def create(self, record: SessionRecord) -> None:
         self.purge_expired()  # keeps the table bounded by the live sessions

@@ -136,14 +136,36 @@ class SqliteDatabase:
         if conn.in_transaction:  # nested use in one thread: join the open transaction
             yield conn
             return
+        with self._write_lock(), self._transaction("BEGIN IMMEDIATE") as joined:
+            yield joined
+
+    def write_one(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """One write statement, atomic by itself: under the write lock, without an explicit
+        transaction (two round trips fewer than :meth:`write`; every observe saves its
+        session this way)."""
+        conn = self.connection()
+        if conn.in_transaction:  # nested use in one thread: join the open transaction
+            conn.execute(sql, parameters)
+            return
+        with self._write_lock():
+            try:
+                conn.execute(sql, parameters)
+            except sqlite3.Error as error:
+                if _is_outage(error):
+                    raise unavailable(error) from error
+                raise
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """The database write lock: this process's writers queue on a mutex, processes on
+        an ``flock``, so SQLite never has two writers to arbitrate."""
         if not self._writer_mutex.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise StorageUnavailableError(DEPENDENCY, "database write lock timed out")
         try:
             fd = self._writer_lock_fd()
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                with self._transaction("BEGIN IMMEDIATE") as joined:
-                    yield joined
+                yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
