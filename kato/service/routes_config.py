@@ -18,9 +18,10 @@ from kato.service.models import (
     StatusMessageResponse,
     documented,
 )
+from kato.service.routing import KatoRoute
 from kato.service.sessions import SessionService
 
-router = APIRouter(tags=["configuration"])
+router = APIRouter(tags=["configuration"], route_class=KatoRoute)
 
 _CONFIG_EXAMPLES: dict[str, Example] = {
     "wrapped": {"value": {"config": {"recall_threshold": 0.2, "max_predictions": 10}}},

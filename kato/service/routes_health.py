@@ -12,9 +12,10 @@ from kato.service.context import ServiceContext, get_context
 from kato.service.health import evaluate
 from kato.service.models import HealthResponse, documented, example
 from kato.service.monitoring import METRIC_NAMES
+from kato.service.routing import KatoRoute
 from kato.service.timefmt import offset_timestamp
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=KatoRoute)
 
 API_VERSION = "3.10.1"
 _USERINFO = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^@/]*@")

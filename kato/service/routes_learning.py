@@ -24,9 +24,10 @@ from kato.service.models import (
     LearnResponse,
     documented,
 )
+from kato.service.routing import KatoRoute
 from kato.service.sessions import SessionService
 
-router = APIRouter(tags=["learning"])
+router = APIRouter(tags=["learning"], route_class=KatoRoute)
 
 
 @router.post(

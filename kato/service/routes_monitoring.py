@@ -15,9 +15,10 @@ from kato.service.models import ErrorDetail, example
 from kato.service.monitoring import METRIC_NAMES
 from kato.service.prometheus import registry_for
 from kato.service.routes_health import health_verdict
+from kato.service.routing import KatoRoute
 from kato.service.timefmt import offset_timestamp
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], route_class=KatoRoute)
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -18,9 +18,10 @@ from kato.service.models import (
     documented,
     example,
 )
+from kato.service.routing import KatoRoute
 from kato.storage.ports import StorageUnavailableError
 
-router = APIRouter(tags=["node"])
+router = APIRouter(tags=["node"], route_class=KatoRoute)
 
 _FAILURE: dict[int | str, dict[str, Any]] = {
     500: {"model": ServerError, "description": "Retrieval failed"}

@@ -31,9 +31,10 @@ from kato.service.models import (
     ObserveSequenceResponse,
     documented,
 )
+from kato.service.routing import KatoRoute
 from kato.service.sessions import SessionService
 
-router = APIRouter(tags=["observations"])
+router = APIRouter(tags=["observations"], route_class=KatoRoute)
 
 _DIMENSION_ERROR: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDetail, "description": "Vector dimension mismatch"}

@@ -17,9 +17,10 @@ from kato.service.models import (
     StmResponse,
     documented,
 )
+from kato.service.routing import KatoRoute
 from kato.service.sessions import SessionService
 
-router = APIRouter(tags=["session data"])
+router = APIRouter(tags=["session data"], route_class=KatoRoute)
 
 
 @router.get(

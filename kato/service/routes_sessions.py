@@ -22,11 +22,12 @@ from kato.service.models import (
     SessionResponse,
     documented,
 )
+from kato.service.routing import KatoRoute
 from kato.service.sessions import SessionService, session_info
 from kato.service.timefmt import utc_now
 from kato.storage.ports import StorageUnavailableError
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], route_class=KatoRoute)
 
 
 @router.post(

@@ -22,6 +22,7 @@ from kato.service import auth
 from kato.service.context import ServiceContext, get_context
 from kato.service.errors import ApiError
 from kato.service.models import ErrorDetail
+from kato.service.routing import KatoRoute
 from kato.storage.keys import node_key
 from kato.storage.transfer import (
     NodeNotEmptyError,
@@ -30,7 +31,7 @@ from kato.storage.transfer import (
     import_node,
 )
 
-router = APIRouter(tags=["node"])
+router = APIRouter(tags=["node"], route_class=KatoRoute)
 
 MEDIA_TYPE = "application/x-ndjson"
 
