@@ -68,10 +68,6 @@ class IndexedPattern:
     def event_count(self) -> int:
         return len(self.event_starts) - 1
 
-    def symbols(self, first: int, last: int) -> tuple[str, ...]:
-        """The flat symbols of events ``[first, last)``."""
-        return self.flat[self.event_starts[first] : self.event_starts[last]]
-
     @property
     def sorted_events(self) -> tuple[tuple[str, ...], ...]:
         """Each event's symbols sorted (the future-grouping key of §6.14), built once."""
