@@ -42,6 +42,17 @@ def _is_outage(error: BaseException) -> bool:
     )
 
 
+@contextmanager
+def _outage_unavailable() -> Iterator[None]:
+    """A database outage inside the block becomes :class:`StorageUnavailableError`."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        if _is_outage(error):
+            raise unavailable(error) from error
+        raise
+
+
 class SqliteDatabase:
     """Per-thread connections to one database file, created with ``schema`` on first use."""
 
@@ -147,13 +158,8 @@ class SqliteDatabase:
         if conn.in_transaction:  # nested use in one thread: join the open transaction
             conn.execute(sql, parameters)
             return
-        with self._write_lock():
-            try:
-                conn.execute(sql, parameters)
-            except sqlite3.Error as error:
-                if _is_outage(error):
-                    raise unavailable(error) from error
-                raise
+        with self._write_lock(), _outage_unavailable():
+            conn.execute(sql, parameters)
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -182,12 +188,8 @@ class SqliteDatabase:
         so no explicit transaction is opened: two round trips fewer than :meth:`read`, on
         reads every request makes (the session, the index's creation feed)."""
         conn = self.connection()
-        try:
+        with _outage_unavailable():
             return conn.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            if _is_outage(error):
-                raise unavailable(error) from error
-            raise
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
