@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kato.storage import sqlite_db
 from kato.storage.embedded import DATABASE_FILE, EmbeddedBackend
 from kato.storage.embedded_locks import SessionLocks
 from kato.storage.factory import build_backend
@@ -16,6 +17,7 @@ from kato.storage.memory import MemoryBackend
 from kato.storage.ports import Backend, StorageUnavailableError
 from kato.storage.settings import StorageSettings
 from tests.contract.helpers import learn, make_update
+from tests.contract.test_session_store import record
 
 
 def test_file_in_place_of_directory_is_unavailable(tmp_path: Path) -> None:
@@ -128,3 +130,27 @@ def test_session_lock_leaves_a_reused_descriptor_alone(
     finally:
         os.close(probe)
     other_hold.__exit__(None, None, None)
+
+
+def test_a_foreign_writer_makes_saves_unavailable_while_reads_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The single-statement paths (``SqliteDatabase.write_one`` and ``query``): a writer
+    outside KATO's write lock holding the database turns a session save into a 503-class
+    error after the busy timeout, while WAL readers still read."""
+    monkeypatch.setattr(sqlite_db, "BUSY_TIMEOUT_SECONDS", 0.2)
+    backend = EmbeddedBackend(tmp_path / "data")
+    session = record("s")
+    backend.sessions.create(session)
+    foreign = sqlite3.connect(tmp_path / "data" / DATABASE_FILE, isolation_level=None)
+    try:
+        foreign.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StorageUnavailableError):
+            backend.sessions.save(session)
+        loaded = backend.sessions.get("s")
+        assert loaded is not None and loaded.state.stm == session.state.stm
+    finally:
+        foreign.execute("ROLLBACK")
+        foreign.close()
+    backend.sessions.save(session)  # the database is free again
+    backend.close()
