@@ -61,9 +61,11 @@ class SqliteKnowledgeBase:
         self._node = node
 
     # -- helpers ---------------------------------------------------------------
-    def _meta(self, conn: sqlite3.Connection, column: str) -> int:
-        row = conn.execute(f"SELECT {column} FROM nodes WHERE node = ?", (self._node,)).fetchone()
-        return 0 if row is None else int(row[0])
+    def _meta(self, column: str) -> int:
+        """A counter of the node's row (0 before its first learn); inside a transaction of
+        this thread it reads that transaction's snapshot."""
+        rows = self._db.query(f"SELECT {column} FROM nodes WHERE node = ?", (self._node,))
+        return int(rows[0][0]) if rows else 0
 
     def _symbol_rows(
         self, conn: sqlite3.Connection, symbols: Iterable[str], columns: str
@@ -81,12 +83,10 @@ class SqliteKnowledgeBase:
 
     # -- change tracking -------------------------------------------------------
     def version(self) -> int:
-        with self._db.read() as conn:
-            return self._meta(conn, "version")
+        return self._meta("version")
 
     def generation(self) -> int:
-        rows = self._db.query("SELECT generation FROM nodes WHERE node = ?", (self._node,))
-        return int(rows[0][0]) if rows else 0
+        return self._meta("generation")
 
     def patterns_since(self, seq: int) -> list[tuple[int, str, PatternData]]:
         rows = self._db.query(
@@ -195,7 +195,7 @@ class SqliteKnowledgeBase:
         wanted = [n for n in dict.fromkeys(names) if encodable(n)]
         found: dict[str, PrecomputedMetrics] = {}
         with self._db.read() as conn:
-            if self._meta(conn, "precomputed_version") != self._meta(conn, "version"):
+            if self._meta("precomputed_version") != self._meta("version"):
                 return {}
             for part in chunks(wanted):
                 query = (
@@ -272,7 +272,7 @@ class SqliteKnowledgeBase:
         return cursor.rowcount == 1
 
     def _insert_pattern(self, conn: sqlite3.Connection, name: str, record: PatternRecord) -> None:
-        seq = self._meta(conn, "last_seq") + 1
+        seq = self._meta("last_seq") + 1
         conn.execute(
             "INSERT INTO patterns (node, name, seq, data, frequency, emotives, metadata) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -286,7 +286,7 @@ class SqliteKnowledgeBase:
                 dumps(record.metadata),
             ),
         )
-        if self._meta(conn, "precomputed_version") >= 0:
+        if self._meta("precomputed_version") >= 0:
             conn.execute("DELETE FROM precomputed WHERE node = ?", (self._node,))
         conn.execute(
             "UPDATE nodes SET last_seq = ?, version = version + 1, patterns = patterns + 1, "
@@ -327,10 +327,10 @@ class SqliteKnowledgeBase:
 
     def store_precomputed(self, metrics: dict[str, PrecomputedMetrics], version: int) -> bool:
         with self._db.write() as conn:
-            if self._meta(conn, "version") != version:
+            if self._meta("version") != version:
                 return False
             conn.execute("INSERT OR IGNORE INTO nodes (node) VALUES (?)", (self._node,))
-            if self._meta(conn, "precomputed_version") != version:
+            if self._meta("precomputed_version") != version:
                 conn.execute("DELETE FROM precomputed WHERE node = ?", (self._node,))
             conn.executemany(
                 "INSERT OR REPLACE INTO precomputed (node, name, entropy, normalized_entropy, "
