@@ -33,6 +33,8 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
+from kato.engine import similarity
+
 # Symbol code of a state symbol that no pattern holds: it matches nothing.
 UNKNOWN = -1
 # Bounds may only skip what cannot qualify: a margin over binary64 rounding.
@@ -59,6 +61,11 @@ class CandidateScores(NamedTuple):
 
     def select(self, kept: np.ndarray) -> CandidateScores:
         return CandidateScores(*(values[kept] for values in self))
+
+
+# The §6.3 formulas themselves, compiled from their one definition.
+_token_score = njit(cache=True, nogil=True)(similarity.token_score)
+_passes_threshold = njit(cache=True, nogil=True)(similarity.passes_threshold)
 
 
 @njit(cache=True, nogil=True)
@@ -311,16 +318,14 @@ def split_scan(
     scores = np.empty(n, np.float64)
     multi = np.empty(n, np.int64)
     reach = threshold - 1e-7
-    floor = threshold * 100.0 - 1e-6
     a = b = 0
     for x in range(n):
         o = overlap[x]
-        total = float(lengths[x] + state_length)
-        if not (2.0 * o / total >= reach):
+        if not (2.0 * o / float(lengths[x] + state_length) >= reach):
             continue
         if o == 1:
-            score = (2.0 / total) * 100.0
-            if score >= floor and score / 100.0 >= threshold:
+            score = _token_score(1, lengths[x], state_length)
+            if _passes_threshold(score, threshold):
                 single[a], scores[a] = x, score
                 a += 1
         elif o > 1:
@@ -494,7 +499,6 @@ def score_candidates(
     row = np.zeros(size + 1, np.int64)
     scratch = np.zeros(6 * (longest + size + 2), np.int64)
     blocks = np.zeros((longest + size + 1, 3), np.int64)
-    floor = threshold * 100.0 - 1e-6
     for c in range(candidates.size):
         out.pre[c] = -np.inf
         out.scores[c] = 0.0
@@ -505,10 +509,10 @@ def score_candidates(
         a = codes[code_offsets[p] : code_offsets[p + 1]]
         length = a.size
         common = lcs_length(a, state, row)
-        score = ((2.0 * common) / (length + size)) * 100.0
+        score = _token_score(common, length, size)
         out.scores[c] = score
         out.lcs[c] = common
-        if not (score >= floor and score / 100.0 >= threshold):
+        if not _passes_threshold(score, threshold):
             continue
         if heap_size[0] == heap_pre.size > 0:  # full: the bound can exclude
             bound = _upper_pre_potential(a, state, common)
@@ -575,20 +579,12 @@ def single_symbol_blocks(
 
 
 @njit(cache=True, nogil=True)
-def blocks_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The merged matching blocks of two code arrays as rows ``(i, j, k)``."""
-    scratch = np.zeros(6 * (a.size + b.size + 2), np.int64)
-    out = np.zeros((a.size + b.size + 1, 3), np.int64)
-    count = _blocks(a, b, scratch, out)
-    return out[:count].copy()
-
-
-@njit(cache=True, nogil=True)
 def blocks_of_patterns(
     ids: np.ndarray, codes: np.ndarray, code_offsets: np.ndarray, state: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`blocks_of` for each pattern ``ids[n]`` against ``state``, in one call: the
-    rows of all, and ``ends``, where pattern n's rows end."""
+    """The merged matching blocks (:func:`_blocks`, rows ``(i, j, k)``) of each pattern
+    ``ids[n]`` against ``state``, in one call: the rows of all, and ``ends``, where pattern
+    n's rows end."""
     total = 0
     longest = 0
     for n in range(ids.size):
@@ -628,7 +624,6 @@ def warm_up() -> None:
         *heap,
         CandidateScores.empty(1),
     )
-    blocks_of(codes, codes)
     blocks_of_patterns(candidates, patterns[0], patterns[1], codes)
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     postings = [List([np.zeros(1, np.int32)]), List([np.ones(1, np.uint16)])]

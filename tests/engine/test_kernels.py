@@ -38,7 +38,9 @@ def _index_of(patterns: list[list[list[str]]]) -> PatternIndex:
 @settings(max_examples=500, deadline=None)
 @given(a=CODES, b=CODES)
 def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> None:
-    blocks = [tuple(row) for row in kernels.blocks_of(_codes(a), _codes(b)).tolist()]
+    one_pattern = (np.zeros(1, np.int64), _codes(a), np.array([0, len(a)], np.int64))
+    rows, _ = kernels.blocks_of_patterns(*one_pattern, _codes(b))
+    blocks = [tuple(row) for row in rows.tolist()]
     assert blocks == BlockMatcher(b).blocks(a)
     row = np.zeros(len(b) + 1, dtype=np.int64)
     ids = {value: value for value in b}
