@@ -40,7 +40,7 @@ class SingleSymbolCandidates:
         snr = metrics.snr(1, state_length - 1)
         evidence = 1.0 / self.lengths
         confidence = 1.0 / self.first_event_length
-        return (evidence + confidence) * snr + metrics.fragmentation_term(0.0)
+        return metrics.pre_potential(evidence, confidence, snr, 0.0)  # elementwise
 
 
 @dataclass(frozen=True, slots=True)
