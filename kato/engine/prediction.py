@@ -686,7 +686,8 @@ class _EnsembleContext:
         present = c.present
         alignment = self.alignment(c)
         events = self.events(c)
-        stored = self.precomputed.get(c.name) or metrics.symbol_metrics(
+        # finalize-training's values when current, else the same formulas on the present
+        symbol_stats = self.precomputed.get(c.name) or metrics.symbol_metrics(
             present, self.spc, self.distinct_count
         )
         return {
@@ -716,11 +717,11 @@ class _EnsembleContext:
             "weighted_evidence": core["weighted_evidence"],
             "weighted_confidence": core["weighted_confidence"],
             "weighted_snr": core["weighted_snr"],
-            "entropy": stored.entropy,
-            "normalized_entropy": stored.normalized_entropy,
-            "global_normalized_entropy": stored.global_normalized_entropy,
+            "entropy": symbol_stats.entropy,
+            "normalized_entropy": symbol_stats.normalized_entropy,
+            "global_normalized_entropy": symbol_stats.global_normalized_entropy,
             "itfdf_similarity": core["itfdf_similarity"],
-            "tfidf_score": metrics.tfidf_score(stored.tf_vector, self.spc, self.n_patterns),
+            "tfidf_score": metrics.tfidf_score(symbol_stats.tf_vector, self.spc, self.n_patterns),
             "pattern_probability": core["pattern_probability"],
             "weighted_strength": core["weighted_strength"],
             "bayesian_posterior": core["bayesian_posterior"],
