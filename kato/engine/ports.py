@@ -73,6 +73,11 @@ class KnowledgeBase(Protocol):
         """The change log of pattern summaries: where it stands now, and the patterns
         whose frequency or emotives changed after ``since`` (names may repeat).
 
+        The position moves with everything a prediction reads from the node: every
+        applied learn, a clear or restore (a new generation), and every stored batch of
+        precomputed metrics (no names). Equal positions mean the same predictions
+        (kato/engine/prediction_basis.py).
+
         The names are None when the log cannot tell: ``since`` is None or from another
         generation, or the backend keeps no names. A reader caching summaries then drops
         them all. Position and names come from one consistent read.

@@ -347,8 +347,11 @@ class SqliteKnowledgeBase:
                     for name, m in metrics.items()
                 ],
             )
+            # last_change + 1: the change log moves with what predictions read (ports.py).
             conn.execute(
-                "UPDATE nodes SET precomputed_version = ? WHERE node = ?", (version, self._node)
+                "UPDATE nodes SET precomputed_version = ?, last_change = last_change + 1 "
+                "WHERE node = ?",
+                (version, self._node),
             )
             return True
 

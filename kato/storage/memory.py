@@ -50,7 +50,8 @@ class MemoryKnowledgeBase:
     def _reset(self) -> None:
         self._patterns: dict[str, PatternRecord] = {}
         self._feed: list[tuple[int, str, PatternData]] = []  # index i holds sequence i + 1
-        self._changes: list[str] = []  # the summary change log: one name per learn
+        # The summary change log: one name per learn, "" per stored batch of metrics.
+        self._changes: list[str] = []
         self._sym_freq: dict[str, int] = {}
         self._pmf: dict[str, int] = {}
         self._affinity: dict[str, dict[str, float]] = {}
@@ -170,6 +171,7 @@ class MemoryKnowledgeBase:
                 self._precomputed = {}
             self._precomputed.update(metrics)
             self._precomputed_version = version
+            self._changes.append("")  # moves the log's position; no pattern's summary changed
             return True
 
     def clear(self) -> None:

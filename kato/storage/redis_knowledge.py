@@ -185,11 +185,13 @@ class RedisKnowledgeBase:
     def summary_changes(
         self, since: SummaryPosition | None
     ) -> tuple[SummaryPosition, list[str] | None]:
-        # The position counts learns; which patterns they changed is not kept, so any
-        # learn since ``since`` makes every cached summary stale.
+        # The position counts learns and stored batches of metrics; which patterns a learn
+        # changed is not kept, so any learn since ``since`` makes every cached summary stale.
         with redis_errors():
-            generation, learns = self._redis.hmget(self._keys.meta, ["generation", "learns"])
-        position = (_int(generation), _int(learns))
+            generation, learns, batches = self._redis.hmget(
+                self._keys.meta, ["generation", "learns", "metric_batches"]
+            )
+        position = (_int(generation), _int(learns) + _int(batches))
         return position, ([] if since == position else None)
 
     def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
@@ -413,6 +415,7 @@ class RedisKnowledgeBase:
                     if encoded:
                         pipe.hset(keys.pre, mapping=encoded)
                     pipe.set(keys.pre_version, version)
+                    pipe.hincrby(keys.meta, "metric_batches", 1)  # the log moves (ports.py)
                     pipe.execute()
                     return True
             except redis.exceptions.WatchError:

@@ -280,6 +280,19 @@ def test_summary_change_log(kb: KnowledgeBase) -> None:
     assert names is None and cleared != now
 
 
+def test_change_log_moves_with_stored_metrics(kb: KnowledgeBase) -> None:
+    """Predictions read precomputed metrics: storing them moves the position (no names)."""
+    learn(kb, [["a"], ["b"]])
+    name = make_update([["a"], ["b"]]).name
+    before, _ = kb.summary_changes(None)
+    assert kb.store_precomputed({name: metrics(1.0)}, kb.version()) is True
+    after, names = kb.summary_changes(before)
+    assert after != before
+    assert names is None or names == [] or names == [""]  # no pattern's summary changed
+    assert kb.store_precomputed({name: metrics(2.0)}, kb.version() + 1) is False
+    assert kb.summary_changes(after)[0] == after  # nothing stored, nothing moved
+
+
 def test_failed_learn_logs_no_change(kb: KnowledgeBase) -> None:
     learn(kb, [["a"], ["b"]])
     position, _ = kb.summary_changes(None)

@@ -26,8 +26,11 @@ def test_restore_writes_exactly_what_it_is_given(backend: Backend) -> None:
     handle = backend.node("restore")
     kb = handle.kb
     version, generation = kb.version(), kb.generation()
+    position, _ = kb.summary_changes(None)
     assert kb.restore([P1, P2], SYMBOLS, AFFINITIES, STATS) is True
     assert kb.version() != version and kb.generation() != generation
+    assert kb.summary_changes(position) == (kb.summary_changes(None)[0], None)
+    assert kb.summary_changes(None)[0] != position
     assert kb.global_stats() == STATS
     assert list(kb.iter_patterns()) == [P1, P2]
     assert kb.get_patterns([P2.name]) == {P2.name: P2}
