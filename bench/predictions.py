@@ -16,6 +16,11 @@ the KATO client (httpx, body decoded into Python objects, as a user of the clien
 ``raw`` repeats each request on a plain ``http.client`` connection and reads the body without
 decoding it (the server and the transport alone).
 
+A second session with the default configuration runs the usual loop on the same queries:
+its last observe computes the predictions (``obs p50``), and the GET /predictions after it
+(``loop p50``) answers from them (kato/engine/prediction_basis.py). ``same`` counts the
+queries whose loop answer equals the computed one.
+
 ``--backend distributed`` does the same on Redis + ClickHouse (+ Qdrant in local
 mode), started by ``scripts/services.sh`` on free loopback ports for each N.
 """
@@ -127,6 +132,9 @@ def _measure(
     batch = Generator(n_patterns).queries(queries)
     latencies: list[float] = []
     raw_latencies: list[float] = []
+    observe_latencies: list[float] = []
+    loop_latencies: list[float] = []
+    same = 0
     answers: list[dict[str, object]] = []
     warm = time.perf_counter()
     with (
@@ -135,6 +143,7 @@ def _measure(
         KatoClient(server.base_url, timeout=600) as kato,
     ):
         session = kato.create_session(NODE, config={"process_predictions": False})["session_id"]
+        looping = kato.create_session(NODE)["session_id"]  # default configuration
         for event in batch[0]:
             kato.observe(session, event)
         kato.predictions(session)
@@ -153,6 +162,17 @@ def _measure(
             # they are never garbage, so they leave its generations.
             gc.freeze()
             raw_latencies.append(_raw_get(raw, f"/sessions/{session}/predictions"))
+            kato.clear_stm(looping)
+            for event in query[:-1]:
+                kato.observe(looping, event)
+            start = time.perf_counter()
+            kato.observe(looping, query[-1])
+            observe_latencies.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            looped = kato.predictions(looping)
+            loop_latencies.append(time.perf_counter() - start)
+            same += int({**looped, "session_id": session} == answer)
+            del looped
         raw.close()
         rss = psutil.Process(server.process.pid).memory_info().rss  # type: ignore[union-attr]
         for child in psutil.Process(server.process.pid).children(recursive=True):  # type: ignore[union-attr]
@@ -171,7 +191,8 @@ def _measure(
         fast = engine.predict(query, config)
         indexed_time += time.perf_counter() - start
         start = time.perf_counter()
-        slow = predict(engine, query, config, brute_force=True)
+        predicted = predict(engine, query, config, brute_force=True)
+        slow = (predicted.predictions, predicted.future_potentials())
         brute_time += time.perf_counter() - start
         same_as_http = (answer["predictions"], answer["future_potentials"]) == slow
         same_in_process = (fast.predictions, fast.future_potentials) == slow
@@ -186,6 +207,10 @@ def _measure(
         "p99_ms": _percentile(latencies, 0.99) * 1000,
         "raw_p50_ms": statistics.median(raw_latencies) * 1000,
         "raw_p99_ms": _percentile(raw_latencies, 0.99) * 1000,
+        "observe_p50_ms": statistics.median(observe_latencies) * 1000,
+        "loop_p50_ms": statistics.median(loop_latencies) * 1000,
+        "same": same,
+        "queries": len(batch),
         "speedup": brute_time / indexed_time if indexed_time else float("nan"),
         "identical": identical,
         "checked": min(checked, len(batch)),
@@ -209,7 +234,7 @@ def main() -> None:
     rows = []
     header = (
         f"{'N':>9} {'unique':>9} {'p50 ms':>8} {'p99 ms':>8} {'raw p50':>8} {'raw p99':>8} "
-        f"{'idx/brute':>9} "
+        f"{'obs p50':>8} {'loop p50':>8} {'same':>9} {'idx/brute':>9} "
         f"{'identical':>10} {'RSS MiB':>8} {'build s':>8} {'warm s':>7}"
     )
     print(header)
@@ -219,6 +244,8 @@ def main() -> None:
         print(
             f"{row['n']:>9} {row['unique']:>9} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
             f"{row['raw_p50_ms']:>8.1f} {row['raw_p99_ms']:>8.1f} "
+            f"{row['observe_p50_ms']:>8.1f} {row['loop_p50_ms']:>8.1f} "
+            f"{row['same']:>4}/{row['queries']:<4} "
             f"{row['speedup']:>8.1f}x {row['identical']:>4}/{row['checked']:<5} "
             f"{row['rss_mib']:>8.0f} {row['build_s']:>8.1f} {row['warm_s']:>7.1f}",
             flush=True,

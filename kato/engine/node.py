@@ -17,6 +17,7 @@ from kato.engine.errors import EmptySTMError
 from kato.engine.finalize import finalize_training
 from kato.engine.index import PatternIndex
 from kato.engine.ports import KnowledgeBase, VectorStore
+from kato.engine.prediction_basis import decode_rows, prediction_basis
 from kato.engine.types import JSONObject, Observation, SessionState
 
 
@@ -98,8 +99,30 @@ class NodeEngine:
 
     def predict(self, stm: list[list[str]], config: EngineConfig) -> PredictionResult:
         """Predictions and future_potentials for ``stm`` (engine §6)."""
-        predictions, potentials = prediction.predict(self, stm, config)
-        return PredictionResult(predictions, potentials)
+        predicted = prediction.predict(self, stm, config)
+        return PredictionResult(predicted.predictions, predicted.future_potentials())
+
+    def session_predictions(self, state: SessionState, config: EngineConfig) -> PredictionResult:
+        """GET /predictions: :meth:`predict` for the session's STM, answered from the
+        predictions its last observe kept when they are exactly that."""
+        reused = self.reused_predictions(state, config)
+        return reused if reused is not None else self.predict(state.stm, config)
+
+    def reused_predictions(
+        self, state: SessionState, config: EngineConfig
+    ) -> PredictionResult | None:
+        """What :meth:`predict` would return for the session's STM, from the predictions its
+        last observe kept, when their basis still holds (engine/prediction_basis.py); else
+        None."""
+        if not state.predictions_basis:
+            return None
+        if state.predictions_basis != prediction_basis(self, state.stm, config):
+            return None
+        self.index.sync(self.kb)  # the groups name patterns this worker may not have read yet
+        futures = prediction.future_potentials_of_rows(self.index, decode_rows(state.future_rows))
+        if futures is None:
+            return None
+        return PredictionResult(state.prediction_list(), futures)
 
     def finalize_training(self) -> FinalizeResult:
         """Precompute per-pattern metrics for the whole node (engine §5.12)."""

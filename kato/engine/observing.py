@@ -10,6 +10,7 @@ from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.errors import InvalidObservationError, VectorDimensionError
 from kato.engine.naming import vector_name
+from kato.engine.prediction_basis import encode_rows, prediction_basis
 from kato.engine.types import Observation, SessionState
 
 if TYPE_CHECKING:
@@ -88,16 +89,22 @@ def observe(
 
     learned: str | None = None
     predictions: list[dict[str, object]] = []
+    basis = rows = ""
     event = vector_symbols + string_symbols
     if event:
         if percept is not None:
             engine.vectors.add_pending(own_name, percept)
         state.stm.append(event)
         if config.process_predictions:
-            predictions = prediction.predict(engine, state.stm, config, future_potentials=False)[0]
+            basis = prediction_basis(engine, state.stm, config)  # before reading the node
+            predicted = prediction.predict(engine, state.stm, config)
+            predictions = predicted.predictions
+            rows = encode_rows(predicted.future_rows())
         learned = _auto_learn(engine, state, config)
     state.time += 1
     state.predictions = predictions
+    state.predictions_basis = basis
+    state.future_rows = rows
     return learned
 
 

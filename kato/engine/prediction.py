@@ -67,30 +67,75 @@ FAST_PATH_RANK_FIELDS = frozenset(
 )
 
 
+@dataclass(slots=True)
+class Predicted:
+    """The predictions for an STM and the future groups of their ensemble (§6.14).
+
+    The groups are kept compact: the future_potentials list is built only on demand
+    (:meth:`future_potentials`), and an observe stores :meth:`future_rows` instead.
+    """
+
+    predictions: list[JSONObject]
+    groups: list[_FutureGroup]
+
+    def future_potentials(self) -> list[JSONObject]:
+        return _future_potentials(self.groups)
+
+    def future_rows(self) -> list[FutureRow]:
+        """The groups as JSON rows, for :func:`future_potentials_of_rows` to rebuild."""
+        return [
+            [
+                g.pattern.name,
+                g.last,
+                g.aggregate_potential,
+                g.supporting_patterns,
+                g.total_weighted_frequency,
+            ]
+            for g in self.groups
+        ]
+
+
+# [pattern name, first future event, aggregate potential, supporting patterns, total weight]
+FutureRow = list[Any]
+
+_NONE = Predicted([], [])
+
+
 def predict(
     engine: NodeEngine,
     stm: list[list[str]],
     config: EngineConfig,
     *,
     brute_force: bool = False,
-    future_potentials: bool = True,
-) -> tuple[list[JSONObject], list[JSONObject]]:
-    """(predictions, future_potentials) for ``stm`` with the session's config.
+) -> Predicted:
+    """The predictions for ``stm`` with the session's config, and their future groups.
 
     ``brute_force`` evaluates every pattern of the node without index pruning;
     it exists so tests and benchmarks can check the indexed search against it.
-    ``future_potentials=False`` (observe keeps only the predictions) returns ``[]``
-    in their place without building them; the predictions are the same.
     """
     state = [symbol for event in stm for symbol in event]
     if not state:
-        return [], []
+        return _NONE
     engine.index.sync(engine.kb)
     if not len(engine.index):  # a node that has learned nothing predicts nothing
-        return [], []
+        return _NONE
     if len(state) == 1:
-        return _fast_path(engine.kb, engine.index, state[0], config), []
-    return _multi_symbol(engine, stm, state, config, brute_force, future_potentials)
+        return Predicted(_fast_path(engine.kb, engine.index, state[0], config), [])
+    return _multi_symbol(engine, stm, state, config, brute_force)
+
+
+def future_potentials_of_rows(
+    index: PatternIndex, rows: list[FutureRow]
+) -> list[JSONObject] | None:
+    """:meth:`Predicted.future_potentials` from its :meth:`Predicted.future_rows`; None
+    when a pattern they name is not in ``index`` (sync it first)."""
+    groups = []
+    for name, last, aggregate, supporting, total in rows:
+        pattern = index.by_name(name)
+        if pattern is None:
+            return None
+        groups.append(_FutureGroup(pattern, last, total, supporting, aggregate))
+    return _future_potentials(groups)
 
 
 # -- candidate search ----------------------------------------------------------
@@ -201,12 +246,6 @@ class _Candidate:
     @property
     def pre_potential(self) -> float:
         return metrics.pre_potential(self.evidence, self.confidence, self.snr, self.fragmentation)
-
-    def future(self) -> list[list[str]]:
-        flat = self.pattern.flat
-        return [
-            list(flat[a:b]) for a, b in itertools.pairwise(self.pattern.event_starts[self.last :])
-        ]
 
     def future_key(self) -> tuple[tuple[str, ...], ...]:
         """Equal for futures with equal events after sorting each (§6.14); empty when
@@ -515,8 +554,7 @@ def _multi_symbol(
     state: list[str],
     config: EngineConfig,
     brute_force: bool,
-    with_future_potentials: bool = True,
-) -> tuple[list[JSONObject], list[JSONObject]]:
+) -> Predicted:
     index = engine.index
     matcher = BlockMatcher(state)
     if _indexed_token_search(config, brute_force):
@@ -525,7 +563,7 @@ def _multi_symbol(
         pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
         ensemble = _ensemble(_score(index, pool, state, config), stm, matcher, config, brute_force)
     if not ensemble:
-        return [], []
+        return _NONE
 
     kb = engine.kb
     # Brute force reads the store, so the property tests compare it with the cache.
@@ -535,7 +573,7 @@ def _multi_symbol(
     for c in ensemble:
         c.summary = summaries[c.name]
     if not ensemble:
-        return [], []
+        return _NONE
     stats = kb.global_stats()
     n_patterns = stats.total_unique_patterns
     distinct_count = stats.distinct_symbols
@@ -577,16 +615,15 @@ def _multi_symbol(
     )
     cores = [context.core(c) for c in ensemble]
     groups = _future_groups(cores, ensemble)
-    future_potentials = _future_potentials(groups) if with_future_potentials else []
     _bayesian_posteriors(cores)
     by_name = {c.name: c for c in ensemble}
     rank_field = config.rank_sort_algo
     if rank_field in LATE_FIELDS:
         # Ranking by a field computed only for the output: compute it for everyone.
         cores = context.completed(cores, by_name)
-        return rank(cores, rank_field)[: config.max_predictions], future_potentials
+        return Predicted(rank(cores, rank_field)[: config.max_predictions], groups)
     top = rank(cores, rank_field)[: config.max_predictions]
-    return context.completed(top, by_name), future_potentials
+    return Predicted(context.completed(top, by_name), groups)
 
 
 # Fields of the output object that neither the ensemble quantities nor the default
@@ -749,9 +786,11 @@ def _canonical_key(value: Any) -> bytes:
 
 @dataclass(slots=True)
 class _FutureGroup:
-    """Ensemble members with equal futures (§6.14); ``first`` is the first in name order."""
+    """Ensemble members with equal futures (§6.14): the future is that of the first in
+    name order, ``pattern``, from its event ``last`` on."""
 
-    first: _Candidate
+    pattern: IndexedPattern
+    last: int
     total_weighted_frequency: float = 0.0
     supporting_patterns: int = 0
     aggregate_potential: float = 0.0
@@ -770,7 +809,7 @@ def _future_groups(objects: list[JSONObject], ensemble: list[_Candidate]) -> lis
             continue
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _FutureGroup(candidate)
+            group = groups[key] = _FutureGroup(candidate.pattern, candidate.last)
         group.total_weighted_frequency += obj["frequency"] * obj["similarity"]
         group.supporting_patterns += 1
         members.append((obj, group))
@@ -792,7 +831,7 @@ def _future_potentials(groups: list[_FutureGroup]) -> list[JSONObject]:
     return _by_aggregate_then_future(
         [
             {
-                "future": group.first.future(),
+                "future": _events_from(group.pattern, group.last),
                 "aggregate_potential": group.aggregate_potential,
                 "supporting_patterns": group.supporting_patterns,
                 "total_weighted_frequency": group.total_weighted_frequency,
@@ -800,6 +839,12 @@ def _future_potentials(groups: list[_FutureGroup]) -> list[JSONObject]:
             for group in groups
         ]
     )
+
+
+def _events_from(pattern: IndexedPattern, first: int) -> list[list[str]]:
+    """The pattern's events from event ``first`` on, as fresh lists."""
+    flat = pattern.flat
+    return [list(flat[a:b]) for a, b in itertools.pairwise(pattern.event_starts[first:])]
 
 
 def _by_aggregate_then_future(groups: list[JSONObject]) -> list[JSONObject]:

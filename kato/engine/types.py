@@ -60,6 +60,11 @@ class SessionState:
     time: int = 0
     percept_data: JSONObject = field(default_factory=dict)
     predictions: list[JSONObject] | EncodedJSON = field(default_factory=list)
+    # When ``predictions`` still answer a GET /predictions (kato/engine/prediction_basis.py):
+    # their basis ("" when they do not stand for the STM's predictions), and the future
+    # groups of their ensemble as JSON text (parsed only by that GET).
+    predictions_basis: str = ""
+    future_rows: str = ""
     # Service-level replay log of idempotent requests, opaque to the engine: entries
     # [key, request fingerprint, response body], oldest first (kato/service/idempotency.py).
     # Kept here so it is saved atomically with the session; clear() leaves it alone.
@@ -73,6 +78,8 @@ class SessionState:
         self.time = 0
         self.percept_data = {}
         self.predictions = []
+        self.predictions_basis = ""
+        self.future_rows = ""
 
     def prediction_list(self) -> list[JSONObject]:
         """The observe-time predictions, decoded if the store handed them over encoded."""
@@ -89,6 +96,8 @@ class SessionState:
             time=self.time,
             percept_data=self.percept_data,
             predictions=self.predictions,
+            predictions_basis=self.predictions_basis,
+            future_rows=self.future_rows,
             idempotency=self.idempotency,
         )
 
@@ -100,6 +109,8 @@ class SessionState:
             "time": self.time,
             "percept_data": self.percept_data,
             "predictions": self.predictions,
+            "predictions_basis": self.predictions_basis,
+            "future_rows": self.future_rows,
             "idempotency": self.idempotency,
         }
 
@@ -112,6 +123,8 @@ class SessionState:
             time=data.get("time", 0),
             percept_data=data.get("percept_data", {}),
             predictions=data.get("predictions", []),
+            predictions_basis=data.get("predictions_basis", ""),
+            future_rows=data.get("future_rows", ""),
             idempotency=data.get("idempotency", []),
         )
 

@@ -70,6 +70,7 @@ class KatoMetrics:
     observations: Counter = field(init=False)
     learns: Counter = field(init=False)
     predictions: Counter = field(init=False)
+    predictions_reused: Counter = field(init=False)
     prediction_duration: Histogram = field(init=False)
     prediction_candidates: Histogram = field(init=False)
     sessions_created: Counter = field(init=False)
@@ -105,16 +106,23 @@ class KatoMetrics:
         self.learns = Counter(
             "kato_learns", "Learn calls that stored or reinforced a pattern", registry=r
         )
-        self.predictions = Counter("kato_predictions", "Prediction computations", registry=r)
+        self.predictions = Counter(
+            "kato_predictions", "Predictions answered for sessions (computed or reused)", registry=r
+        )
+        self.predictions_reused = Counter(
+            "kato_predictions_reused",
+            "Predictions answered from the session's observe-time predictions",
+            registry=r,
+        )
         self.prediction_duration = Histogram(
             "kato_prediction_duration_seconds",
-            "Time to compute the predictions of a session",
+            "Time to answer the predictions of a session",
             buckets=PREDICTION_BUCKETS,
             registry=r,
         )
         self.prediction_candidates = Histogram(
             "kato_prediction_candidates",
-            "Candidate patterns returned per prediction computation",
+            "Candidate patterns returned per answer",
             buckets=CANDIDATE_BUCKETS,
             registry=r,
         )

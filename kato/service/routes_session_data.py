@@ -47,7 +47,7 @@ def get_predictions(
 ) -> Any:
     with sessions.open(session_id) as record:
         engine = context.engine(record.node_id)
-        result = engine.predict(record.state.stm, context.session_config(record.config))
+        result = engine.session_predictions(record.state, context.session_config(record.config))
     context.monitoring.predicted()
     # A Response skips FastAPI's generic walk over the (large) body before encoding.
     return KatoJSONResponse(

@@ -55,9 +55,9 @@ def test_bounded_search_equals_brute_force(
         overlaps = engine.index.overlap_arrays(state)
         candidates += int((overlaps.overlap > 1).sum())
         indexed = engine.predict(query, config)
-        assert (indexed.predictions, indexed.future_potentials) == predict(
-            engine, query, config, brute_force=True
-        )
+        brute = predict(engine, query, config, brute_force=True)
+        assert indexed.predictions == brute.predictions
+        assert indexed.future_potentials == brute.future_potentials()
     if max_predictions == 5:  # on this data the bounds skip candidates at K = 5
         assert sum(scored) < candidates
 
