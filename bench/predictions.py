@@ -18,8 +18,9 @@ decoding it (the server and the transport alone).
 
 A second session with the default configuration runs the usual loop on the same queries:
 its last observe computes the predictions (``obs p50``), and the GET /predictions after it
-(``loop p50``) answers from them (kato/engine/prediction_basis.py). ``same`` counts the
-queries whose loop answer equals the computed one.
+(``loop p50``, and ``loop raw`` on the plain connection) answers from them
+(kato/engine/prediction_basis.py). ``same`` counts the queries whose loop answer equals the
+computed one.
 
 ``--backend distributed`` does the same on Redis + ClickHouse (+ Qdrant in local
 mode), started by ``scripts/services.sh`` on free loopback ports for each N.
@@ -134,6 +135,7 @@ def _measure(
     raw_latencies: list[float] = []
     observe_latencies: list[float] = []
     loop_latencies: list[float] = []
+    raw_loop_latencies: list[float] = []
     same = 0
     answers: list[dict[str, object]] = []
     warm = time.perf_counter()
@@ -173,6 +175,7 @@ def _measure(
             loop_latencies.append(time.perf_counter() - start)
             same += int({**looped, "session_id": session} == answer)
             del looped
+            raw_loop_latencies.append(_raw_get(raw, f"/sessions/{looping}/predictions"))
         raw.close()
         rss = psutil.Process(server.process.pid).memory_info().rss  # type: ignore[union-attr]
         for child in psutil.Process(server.process.pid).children(recursive=True):  # type: ignore[union-attr]
@@ -209,6 +212,7 @@ def _measure(
         "raw_p99_ms": _percentile(raw_latencies, 0.99) * 1000,
         "observe_p50_ms": statistics.median(observe_latencies) * 1000,
         "loop_p50_ms": statistics.median(loop_latencies) * 1000,
+        "loop_raw_p50_ms": statistics.median(raw_loop_latencies) * 1000,
         "same": same,
         "queries": len(batch),
         "speedup": brute_time / indexed_time if indexed_time else float("nan"),
@@ -234,7 +238,7 @@ def main() -> None:
     rows = []
     header = (
         f"{'N':>9} {'unique':>9} {'p50 ms':>8} {'p99 ms':>8} {'raw p50':>8} {'raw p99':>8} "
-        f"{'obs p50':>8} {'loop p50':>8} {'same':>9} {'idx/brute':>9} "
+        f"{'obs p50':>8} {'loop p50':>8} {'loop raw':>8} {'same':>9} {'idx/brute':>9} "
         f"{'identical':>10} {'RSS MiB':>8} {'build s':>8} {'warm s':>7}"
     )
     print(header)
@@ -245,6 +249,7 @@ def main() -> None:
             f"{row['n']:>9} {row['unique']:>9} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f} "
             f"{row['raw_p50_ms']:>8.1f} {row['raw_p99_ms']:>8.1f} "
             f"{row['observe_p50_ms']:>8.1f} {row['loop_p50_ms']:>8.1f} "
+            f"{row['loop_raw_p50_ms']:>8.1f} "
             f"{row['same']:>4}/{row['queries']:<4} "
             f"{row['speedup']:>8.1f}x {row['identical']:>4}/{row['checked']:<5} "
             f"{row['rss_mib']:>8.0f} {row['build_s']:>8.1f} {row['warm_s']:>7.1f}",

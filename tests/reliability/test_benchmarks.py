@@ -18,7 +18,7 @@ def test_predictions_benchmark_checks_http_answers_against_brute_force() -> None
     assert 0 < row["p50_ms"] <= row["p99_ms"]
     assert 0 < row["raw_p50_ms"] <= row["raw_p99_ms"]
     assert row["same"] == row["queries"] == 6  # the observe-then-GET loop's answers
-    assert row["observe_p50_ms"] > 0 and row["loop_p50_ms"] > 0
+    assert row["observe_p50_ms"] > 0 and row["loop_p50_ms"] > 0 and row["loop_raw_p50_ms"] > 0
     assert row["rss_mib"] > 0
 
 
