@@ -108,7 +108,8 @@ def _marked(obj: dict[str, Any]) -> dict[str, Any]:
     copy: dict[str, Any] | None = None
     for key, value in obj.items():
         if type(value) is float:
-            if not _writes_differently(value):
+            # orjson writes these differently from repr (inline: thousands per body)
+            if not (-1e-4 < value < 1e-4 and value != 0.0):
                 continue
             marked: Any = ReprFloat(value)
         elif type(value) is dict:
@@ -121,10 +122,6 @@ def _marked(obj: dict[str, Any]) -> dict[str, Any]:
             copy = dict(obj)
         copy[key] = marked
     return obj if copy is None else copy
-
-
-def _writes_differently(value: float) -> bool:
-    return -1e-4 < value < 1e-4 and value != 0.0
 
 
 def standard_encode(content: Any) -> bytes:
