@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kato.engine import kernels, pruning
@@ -45,6 +45,21 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
     row = np.zeros(len(b) + 1, dtype=np.int64)
     ids = {value: value for value in b}
     assert kernels.lcs_length(_codes(a), _codes(b), row) == token_lcs(a, b, ids)
+
+
+@settings(max_examples=500, deadline=None)
+@given(a=CODES, b=CODES)
+def test_chained_blocks_are_the_general_search_without_a_shared_bigram(
+    a: list[int], b: list[int]
+) -> None:
+    pattern, state = _codes(a), _codes(b)
+    assume(not kernels._shares_bigram(pattern, state))
+    size = len(a) + len(b) + 2
+    general, chained = np.zeros((size, 3), np.int64), np.zeros((size, 3), np.int64)
+    count = kernels._greedy_blocks(pattern, state, np.zeros(6 * size, np.int64), general)
+    assert kernels._chained_blocks(pattern, state, chained) == count
+    assert chained[:count].tolist() == general[:count].tolist()
+    assert [tuple(row) for row in chained[:count].tolist()] == BlockMatcher(b).blocks(a)
 
 
 PRE = st.sampled_from([0.5, 1.0, 1.3, 1.8])
