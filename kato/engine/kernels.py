@@ -282,13 +282,12 @@ def overlap_bounds(overlap: np.ndarray, lengths: np.ndarray, size: int) -> np.nd
 
 
 @njit(cache=True, nogil=True)
-def _upper_pre_potential(a: np.ndarray, state: np.ndarray, common: int) -> float:
-    """The bound over every ``m <= LCS``, before running the matcher: without a shared
-    bigram every block has one symbol."""
-    one_block = _shares_bigram(a, state)
+def _upper_pre_potential(length: int, size: int, common: int) -> float:
+    """The bound over every ``m <= LCS`` before running the matcher, for a pattern that
+    shares a bigram with the state (one block may then hold several symbols)."""
     best = -np.inf
     for m in range(1, common + 1):
-        best = max(best, pre_potential_bound(m, a.size, state.size, one_block))
+        best = max(best, pre_potential_bound(m, length, size, True))
     return best
 
 
@@ -519,10 +518,13 @@ def score_candidates(
 
     A candidate failing either threshold test of §6.3, or without a block, gets
     ``pre = -inf`` (its other block fields are then meaningless). So does one that
-    cannot enter the frontier (``heap_*``, see :func:`excluded`) by its bound: first
-    ``upper`` (known before its LCS), then :func:`_upper_pre_potential`. Every exact
-    pre-potential is offered to the frontier, so the cut rises as candidates are
-    scored; the most promising first skips the most. A frontier of size 0 skips none.
+    cannot enter the frontier (``heap_*``, see :func:`excluded`): by ``upper`` (known
+    before anything is computed), then, for a pattern sharing a bigram with the state, by
+    :func:`_upper_pre_potential` from its LCS; without a shared bigram the blocks are a
+    cheap chain (:func:`_chained_blocks`), so its exact pre-potential decides before its
+    LCS is computed (``lcs`` stays 0 when that excludes it). Every exact pre-potential
+    that passes is offered to the frontier, so the cut rises as candidates are scored;
+    the most promising first skips the most. A frontier of size 0 skips none.
     """
     size = state.size
     longest = 0
@@ -541,42 +543,64 @@ def score_candidates(
             continue
         p = candidates[c]
         a = codes[code_offsets[p] : code_offsets[p + 1]]
-        length = a.size
-        common = lcs_length(a, state, row)
-        score = _token_score(common, length, size)
-        out.scores[c] = score
-        out.lcs[c] = common
-        if not _passes_threshold(score, threshold):
-            continue
-        if heap_size[0] == heap_pre.size > 0:  # full: the bound can exclude
-            bound = _upper_pre_potential(a, state, common)
+        pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
+        if _shares_bigram(a, state):
+            common = lcs_length(a, state, row)
+            score = _token_score(common, a.size, size)
+            out.scores[c] = score
+            out.lcs[c] = common
+            if not _passes_threshold(score, threshold):
+                continue
+            full = heap_size[0] == heap_pre.size > 0  # only then can a bound exclude
+            bound = _upper_pre_potential(a.size, size, common) if full else np.inf
             if excluded(bound, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue
-        count = _blocks(a, state, scratch, blocks)
-        if count == 0:
-            continue
-        matched = 0
-        for x in range(count):
-            matched += blocks[x, 2]
-        i0 = blocks[0, 0]
-        end = blocks[count - 1, 0] + blocks[count - 1, 2]
-        pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
-        first, last = _present_range(a, pattern_starts, i0, end)
-        present = pattern_starts[last] - pattern_starts[first]
-        evidence = matched / length
-        confidence = 0.0 if present == 0 else matched / present
-        extras = size - matched
-        denominator = 2.0 * matched + extras
-        snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
-        fragmentation = float(count - 1)
-        term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
-        pre = (evidence + confidence) * snr + term
+            count = _greedy_blocks(a, state, scratch, blocks)
+            if count == 0:
+                continue
+            pre, matched, first, last = _block_summary(a, pattern_starts, blocks, count, size)
+        else:
+            count = _chained_blocks(a, state, blocks)
+            if count == 0:
+                continue
+            pre, matched, first, last = _block_summary(a, pattern_starts, blocks, count, size)
+            if excluded(pre, keys[c], heap_pre, heap_keys, heap_size[0]):
+                continue
+            common = lcs_length(a, state, row)
+            score = _token_score(common, a.size, size)
+            out.scores[c] = score
+            out.lcs[c] = common
+            if not _passes_threshold(score, threshold):
+                continue
         out.pre[c] = pre
         out.matched[c] = matched
         out.blocks[c] = count
         out.first[c] = first
         out.last[c] = last
         offer(pre, keys[c], heap_pre, heap_keys, heap_size)
+
+
+@njit(cache=True, nogil=True)
+def _block_summary(
+    a: np.ndarray, pattern_starts: np.ndarray, blocks: np.ndarray, count: int, size: int
+) -> tuple[float, int, int, int]:
+    """Pre-potential (§6.11), matched symbols and present events ``[first, last)`` of a
+    pattern ``a`` with ``count`` merged blocks against a state of ``size`` symbols."""
+    matched = 0
+    for x in range(count):
+        matched += blocks[x, 2]
+    i0 = blocks[0, 0]
+    end = blocks[count - 1, 0] + blocks[count - 1, 2]
+    first, last = _present_range(a, pattern_starts, i0, end)
+    present = pattern_starts[last] - pattern_starts[first]
+    evidence = matched / a.size
+    confidence = 0.0 if present == 0 else matched / present
+    extras = size - matched
+    denominator = 2.0 * matched + extras
+    snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
+    fragmentation = float(count - 1)
+    term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
+    return (evidence + confidence) * snr + term, matched, first, last
 
 
 @njit(cache=True, nogil=True)
