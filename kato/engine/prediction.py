@@ -98,7 +98,9 @@ class Predicted:
 # [pattern name, first future event, aggregate potential, supporting patterns, total weight]
 FutureRow = list[Any]
 
-_NONE = Predicted([], [])
+
+def _nothing() -> Predicted:
+    return Predicted([], [])  # fresh lists: callers keep and may extend them
 
 
 def predict(
@@ -115,10 +117,10 @@ def predict(
     """
     state = [symbol for event in stm for symbol in event]
     if not state:
-        return _NONE
+        return _nothing()
     engine.index.sync(engine.kb)
     if not len(engine.index):  # a node that has learned nothing predicts nothing
-        return _NONE
+        return _nothing()
     if len(state) == 1:
         return Predicted(_fast_path(engine.kb, engine.index, state[0], config), [])
     return _multi_symbol(engine, stm, state, config, brute_force)
@@ -563,7 +565,7 @@ def _multi_symbol(
         pool = candidate_ids(index, state, config, engine.settings.minhash_hash, brute_force)
         ensemble = _ensemble(_score(index, pool, state, config), stm, matcher, config, brute_force)
     if not ensemble:
-        return _NONE
+        return _nothing()
 
     kb = engine.kb
     # Brute force reads the store, so the property tests compare it with the cache.
@@ -573,7 +575,7 @@ def _multi_symbol(
     for c in ensemble:
         c.summary = summaries[c.name]
     if not ensemble:
-        return _NONE
+        return _nothing()
     stats = kb.global_stats()
     n_patterns = stats.total_unique_patterns
     distinct_count = stats.distinct_symbols
