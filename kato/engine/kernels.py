@@ -270,25 +270,40 @@ def pre_potential_bound(matched: int, length: int, size: int, one_block: bool) -
 
 @njit(cache=True, nogil=True)
 def overlap_bounds(overlap: np.ndarray, lengths: np.ndarray, size: int) -> np.ndarray:
-    """The largest :func:`pre_potential_bound` over ``m <= o`` for each candidate
-    (``m <= LCS <= o``; one block allowed)."""
+    """:func:`_upper_pre_potential` of each candidate from its overlap (``m <= LCS <= o``)."""
     out = np.empty(overlap.size, np.float64)
     for c in range(overlap.size):
-        best = -np.inf
-        for m in range(1, overlap[c] + 1):
-            best = max(best, pre_potential_bound(m, lengths[c], size, True))
-        out[c] = best
+        out[c] = _upper_pre_potential(lengths[c], size, overlap[c])
     return out
 
 
 @njit(cache=True, nogil=True)
-def _upper_pre_potential(length: int, size: int, common: int) -> float:
-    """The bound over every ``m <= LCS`` before running the matcher, for a pattern that
-    shares a bigram with the state (one block may then hold several symbols)."""
+def _upper_pre_potential(length: int, size: int, most: int) -> float:
+    """The largest :func:`pre_potential_bound` over every ``m <= most`` matched symbols,
+    one block allowed: from the overlap, or from the LCS before running the matcher on a
+    pattern that shares a bigram with the state."""
     best = -np.inf
-    for m in range(1, common + 1):
+    for m in range(1, most + 1):
         best = max(best, pre_potential_bound(m, length, size, True))
     return best
+
+
+@njit(cache=True, nogil=True)
+def _scored(
+    a: np.ndarray,
+    state: np.ndarray,
+    row: np.ndarray,
+    threshold: float,
+    out: CandidateScores,
+    c: int,
+) -> bool:
+    """Record the LCS and token score of candidate ``c`` (pattern ``a``); whether it passes
+    the threshold tests of §6.3."""
+    common = lcs_length(a, state, row)
+    score = _token_score(common, a.size, state.size)
+    out.scores[c] = score
+    out.lcs[c] = common
+    return _passes_threshold(score, threshold)
 
 
 @njit(cache=True, nogil=True)
@@ -545,14 +560,10 @@ def score_candidates(
         a = codes[code_offsets[p] : code_offsets[p + 1]]
         pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
         if _shares_bigram(a, state):
-            common = lcs_length(a, state, row)
-            score = _token_score(common, a.size, size)
-            out.scores[c] = score
-            out.lcs[c] = common
-            if not _passes_threshold(score, threshold):
+            if not _scored(a, state, row, threshold, out, c):
                 continue
             full = heap_size[0] == heap_pre.size > 0  # only then can a bound exclude
-            bound = _upper_pre_potential(a.size, size, common) if full else np.inf
+            bound = _upper_pre_potential(a.size, size, out.lcs[c]) if full else np.inf
             if excluded(bound, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue
             count = _greedy_blocks(a, state, scratch, blocks)
@@ -566,11 +577,7 @@ def score_candidates(
             pre, matched, first, last = _block_summary(a, pattern_starts, blocks, count, size)
             if excluded(pre, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue
-            common = lcs_length(a, state, row)
-            score = _token_score(common, a.size, size)
-            out.scores[c] = score
-            out.lcs[c] = common
-            if not _passes_threshold(score, threshold):
+            if not _scored(a, state, row, threshold, out, c):
                 continue
         out.pre[c] = pre
         out.matched[c] = matched

@@ -89,7 +89,7 @@ def test_an_observe_is_reused_until_the_node_changes() -> None:
     h.observe(["a"], ["b"])
     first = h.engine.session_predictions(h.state, h.config)
     assert h.engine.reused_predictions(h.state, h.config) == first
-    assert first.predictions and first.future_potentials == [{**first.future_potentials[0]}]
+    assert first.predictions and len(first.future_potentials) == 1
 
     other = SessionState()
     h.engine.observe(other, Observation(strings=["a"]), h.config)
