@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
+from kato.client import json_body
 from kato.client.errors import (
     KatoHTTPError,
     KatoRequestError,
@@ -57,7 +58,7 @@ def observation_body(
 def decode(call: Call, response: httpx.Response) -> JSONObject:
     """The JSON body of a successful response, or the matching :class:`KatoHTTPError`."""
     try:
-        body: Any = response.json()
+        body: Any = json_body.loads(response.content)
     except ValueError:
         body = response.text
     if response.status_code < 400:
