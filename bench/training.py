@@ -1,12 +1,15 @@
 """Training throughput over HTTP: observe with predictions on, a learn every few observations.
 
     .venv/bin/python -m bench.training --observations 40000 --workers 2 --clients 4
+    .venv/bin/python -m bench.training --backend distributed ...
 
 Starts ``kato serve`` on the embedded backend (fresh data directory) on a free
-loopback port, runs ``--clients`` threads that each own a session and send their
-share of the observations one by one (``POST /observe``) with a ``POST /learn``
-after every ``--learn-every`` observations, and prints the throughput of each
-tenth of the run, the ratio of the last tenth to the first, and the total time.
+loopback port, or with ``--backend distributed`` on Redis + ClickHouse started by
+``scripts/services.sh`` on free loopback ports (as ``bench.predictions`` does). Then runs
+``--clients`` threads that each own a session and send their share of the observations one
+by one (``POST /observe``) with a ``POST /learn`` after every ``--learn-every``
+observations, and prints the throughput of each tenth of the run, the ratio of the last
+tenth to the first, and the total time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.chaos import distributed_services, no_services
 from bench.generate import Generator
 from kato.client import KatoClient
 from tests.service.server import KatoServer
@@ -40,10 +44,15 @@ RECONNECT_EVERY = 50
 
 
 def _client_run(
-    url: str, events: list[list[str]], learn_every: int, stamps: list[float], lock: threading.Lock
+    url: str,
+    node: str,
+    events: list[list[str]],
+    learn_every: int,
+    stamps: list[float],
+    lock: threading.Lock,
 ) -> None:
     with KatoClient(url, timeout=120.0) as kato:
-        session = kato.create_session("training-bench")["session_id"]
+        session = kato.create_session(node)["session_id"]
     for start in range(0, len(events), RECONNECT_EVERY):
         with KatoClient(url, timeout=120.0) as kato:
             for i, event in enumerate(events[start : start + RECONNECT_EVERY], start=start + 1):
@@ -54,19 +63,29 @@ def _client_run(
                     stamps.append(time.perf_counter())
 
 
-def run(observations: int, workers: int, clients: int, learn_every: int) -> dict[str, float]:
+def run(
+    observations: int,
+    workers: int,
+    clients: int,
+    learn_every: int,
+    env: dict[str, str] | None = None,
+    node: str = "training-bench",
+) -> dict[str, float]:
+    """Throughput per tenth, printed; ``env`` points the server at distributed services
+    (``node`` must then be new to them: the run measures a growing knowledge base)."""
     events = _events(observations, seed=11)
     shares = [events[i::clients] for i in range(clients)]
     stamps: list[float] = []
     lock = threading.Lock()
     with (
         tempfile.TemporaryDirectory() as data_dir,
-        KatoServer(Path(data_dir), workers=workers) as server,
+        KatoServer(Path(data_dir), workers=workers, env=env) as server,
     ):
         start = time.perf_counter()
         threads = [
             threading.Thread(
-                target=_client_run, args=(server.base_url, share, learn_every, stamps, lock)
+                target=_client_run,
+                args=(server.base_url, node, share, learn_every, stamps, lock),
             )
             for share in shares
         ]
@@ -87,11 +106,13 @@ def run(observations: int, workers: int, clients: int, learn_every: int) -> dict
     for k, rate in enumerate(rates, start=1):
         print(f"{k:>6} {rate:>10.1f}")
     ratio = rates[-1] / rates[0]
+    backend = (env or {}).get("KATO_STORAGE", "embedded")
     print(
-        f"observations={len(stamps)} workers={workers} clients={clients} learn_every={learn_every}"
+        f"observations={len(stamps)} workers={workers} clients={clients} "
+        f"learn_every={learn_every} backend={backend}"
     )
     print(f"total {total:.1f} s, last/first tenth throughput ratio {ratio:.2f}")
-    return {"total_seconds": total, "ratio": ratio}
+    return {"observations": len(stamps), "total_seconds": total, "ratio": ratio}
 
 
 def main() -> None:
@@ -100,8 +121,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--learn-every", type=int, default=5)
+    parser.add_argument("--backend", choices=("embedded", "distributed"), default="embedded")
     args = parser.parse_args()
-    run(args.observations, args.workers, args.clients, args.learn_every)
+    with tempfile.TemporaryDirectory() as tmp:
+        services = (
+            distributed_services(Path(tmp) / "services")
+            if args.backend == "distributed"
+            else no_services()
+        )
+        with services as env:
+            run(args.observations, args.workers, args.clients, args.learn_every, env)
 
 
 if __name__ == "__main__":

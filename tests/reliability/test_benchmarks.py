@@ -24,6 +24,7 @@ def test_predictions_benchmark_checks_http_answers_against_brute_force() -> None
 
 def test_training_benchmark_counts_every_observation() -> None:
     result = training.run(observations=300, workers=1, clients=2, learn_every=5)
+    assert result["observations"] == 300
     assert result["total_seconds"] > 0
     assert result["ratio"] > 0
 
