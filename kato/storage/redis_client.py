@@ -60,6 +60,7 @@ class NodeKeys:
 
     __slots__ = (
         "affinity",
+        "changes",
         "counters",
         "emotives",
         "frequency",
@@ -91,6 +92,7 @@ class NodeKeys:
         self.affinity = f"{base}:affinity"  # symbol -> JSON dict
         self.pre = f"{base}:pre"  # name -> JSON precomputed metrics
         self.pre_version = f"{base}:pre_version"
+        self.changes = f"{base}:changes"  # recent summary changes (redis_change_log.py)
         self.lock = f"{base}:lock"
         self.vectors = f"{base}:vectors"  # name -> JSON vector
         self.vec_seq = f"{base}:vec_seq"  # list of vector names in storing order

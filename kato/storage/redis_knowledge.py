@@ -45,6 +45,7 @@ from kato.engine.types import (
     PrecomputedMetrics,
     SymbolStats,
 )
+from kato.storage import redis_change_log
 from kato.storage.clickhouse_patterns import ClickHousePatternStore
 from kato.storage.learn_counters import add_affinity, learn_deltas, symbol_stats_in_order
 from kato.storage.learn_tokens import TOKEN_RETENTION_SECONDS
@@ -57,6 +58,17 @@ from kato.storage.restore_rules import check_restorable
 # A learn's marker only has to outlive the retries of that learn (bounded by the timeout).
 MIN_MARKER_SECONDS = 30
 RESTORE_BATCH = 10_000  # hash fields / list items per command inside a restore's MULTI
+
+
+def _position(raw: list[bytes | None]) -> SummaryPosition:
+    """The change log's position from the meta fields generation, learns, metric_batches."""
+    generation, learns, batches = raw
+    return (_int(generation), _int(learns) + _int(batches))
+
+
+def _metrics_current(version: bytes | None, pre_version: bytes | None) -> bool:
+    """Whether the stored precomputed metrics belong to the node's current version."""
+    return pre_version is not None and _int(pre_version) == _int(version)
 
 
 def _int(raw: bytes | str | None) -> int:
@@ -185,14 +197,26 @@ class RedisKnowledgeBase:
     def summary_changes(
         self, since: SummaryPosition | None
     ) -> tuple[SummaryPosition, list[str] | None]:
-        # The position counts learns and stored batches of metrics; which patterns a learn
-        # changed is not kept, so any learn since ``since`` makes every cached summary stale.
+        # The position counts learns and stored batches of metrics; the recent changes'
+        # names come in the same transaction (kato/storage/redis_change_log.py).
+        keys = self._keys
+        fields = ["generation", "learns", "metric_batches"]
         with redis_errors():
-            generation, learns, batches = self._redis.hmget(
-                self._keys.meta, ["generation", "learns", "metric_batches"]
-            )
-        position = (_int(generation), _int(learns) + _int(batches))
-        return position, ([] if since == position else None)
+            if since is None:
+                return _position(self._redis.hmget(keys.meta, fields)), None
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hmget(keys.meta, fields)
+            pipe.lrange(keys.changes, -redis_change_log.RECENT, -1)
+            raw, entries = pipe.execute()
+            position = _position(raw)
+            if since[0] != position[0] or since[1] > position[1]:
+                return position, None
+            behind = position[1] - since[1]
+            if redis_change_log.RECENT < behind <= redis_change_log.KEPT:
+                # Entries only ever get appended: a later read still holds these positions
+                # unless they were trimmed meanwhile, which names_between then sees.
+                entries = self._redis.lrange(keys.changes, -redis_change_log.KEPT, -1)
+        return position, redis_change_log.names_between(entries, since[1], position[1])
 
     def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
         wanted = list(dict.fromkeys(names))
@@ -281,13 +305,21 @@ class RedisKnowledgeBase:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
+        keys = self._keys
         with redis_errors():
+            # Most nodes hold no current metrics (finalize-training not run since the last
+            # new pattern): a small read says so before asking for a few hundred names.
             pipe = self._redis.pipeline(transaction=True)
-            pipe.hget(self._keys.meta, "version")
-            pipe.get(self._keys.pre_version)
-            pipe.hmget(self._keys.pre, wanted)
+            pipe.hget(keys.meta, "version")
+            pipe.get(keys.pre_version)
+            if not _metrics_current(*pipe.execute()):
+                return {}
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hget(keys.meta, "version")
+            pipe.get(keys.pre_version)
+            pipe.hmget(keys.pre, wanted)
             version, pre_version, values = pipe.execute()
-        if pre_version is None or _int(pre_version) != _int(version):
+        if not _metrics_current(version, pre_version):
             return {}
         return {n: decode_metrics(v) for n, v in zip(wanted, values, strict=True) if v is not None}
 
@@ -316,7 +348,9 @@ class RedisKnowledgeBase:
         keys = self._keys
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.watch(keys.meta, keys.counters)
-            generation, learns = (_int(v) for v in pipe.hmget(keys.meta, ["generation", "learns"]))
+            generation, learns, batches = (
+                _int(v) for v in pipe.hmget(keys.meta, ["generation", "learns", "metric_batches"])
+            )
             token = field(update.token) if update.token is not None else None
             # Every learn changes ``counters``, so the WATCH also orders two attempts of one token.
             if token is not None and pipe.zscore(self._tokens, token) is not None:
@@ -375,6 +409,7 @@ class RedisKnowledgeBase:
                 pipe.hset(keys.affinity, mapping=affinity)
             pipe.hincrby(keys.counters, "total_symbols", deltas.total_symbols)
             pipe.hincrby(keys.meta, "learns", 1)
+            self._log_change(pipe, learns + 1 + batches, update.name)
             if is_new:
                 pipe.hincrby(keys.counters, "N", 1)
                 pipe.hincrby(keys.counters, "TPF", 1)
@@ -406,7 +441,9 @@ class RedisKnowledgeBase:
             try:
                 with redis_errors(), self._redis.pipeline(transaction=True) as pipe:
                     pipe.watch(keys.meta, keys.pre_version)
-                    if _int(pipe.hget(keys.meta, "version")) != version:
+                    fields = ["version", "learns", "metric_batches"]
+                    current, learns, batches = (_int(v) for v in pipe.hmget(keys.meta, fields))
+                    if current != version:
                         return False
                     pre_version = pipe.get(keys.pre_version)
                     pipe.multi()
@@ -416,6 +453,7 @@ class RedisKnowledgeBase:
                         pipe.hset(keys.pre, mapping=encoded)
                     pipe.set(keys.pre_version, version)
                     pipe.hincrby(keys.meta, "metric_batches", 1)  # the log moves (ports.py)
+                    self._log_change(pipe, learns + batches + 1, "")
                     pipe.execute()
                     return True
             except redis.exceptions.WatchError:
@@ -423,6 +461,11 @@ class RedisKnowledgeBase:
                     raise StorageUnavailableError(
                         "redis", "storing metrics kept conflicting until the request timeout"
                     ) from None
+
+    def _log_change(self, pipe: redis.client.Pipeline, position: int, name: str) -> None:
+        """Inside a MULTI: the change log's entry for ``position`` (its recent part kept)."""
+        pipe.rpush(self._keys.changes, redis_change_log.entry(position, name))
+        pipe.ltrim(self._keys.changes, -redis_change_log.KEPT, -1)
 
     def _knowledge_keys(self) -> tuple[str, ...]:
         """Every key of the node's knowledge (not meta, tokens, locks or vectors)."""
@@ -438,6 +481,7 @@ class RedisKnowledgeBase:
             keys.affinity,
             keys.pre,
             keys.pre_version,
+            keys.changes,  # entries of an older generation
         )
 
     def restore(
