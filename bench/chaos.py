@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,6 +119,12 @@ def no_services() -> Iterator[dict[str, str]]:
     yield {}
 
 
+def backend_services(backend: str, directory: Path) -> AbstractContextManager[dict[str, str]]:
+    """The servers ``backend`` needs, as the environment pointing a KATO server at them:
+    none for ``embedded``; Redis and ClickHouse started under ``directory`` otherwise."""
+    return no_services() if backend == "embedded" else distributed_services(directory)
+
+
 def restart_redis(directory: Path) -> None:
     subprocess.run(["bash", str(SERVICES), "stop-one", str(directory), "redis"], timeout=60)
     time.sleep(1.0)
@@ -184,8 +190,7 @@ def run(
     seed: int = 11,
 ) -> Report:
     deadline = time.monotonic() + max_seconds
-    services = no_services() if backend == "embedded" else distributed_services(base / "services")
-    with services as extra:
+    with backend_services(backend, base / "services") as extra:
         with quiet_server(base / "quiet", env=extra) as quiet_stack:
             quiet = train_batches(quiet_stack, "chaos-quiet", observations, batch_size, streams)
         quiet_export = export_text(quiet_stack.env, "chaos-quiet")

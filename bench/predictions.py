@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from bench.chaos import distributed_services, no_services
+from bench.chaos import backend_services
 from bench.generate import Generator
 from kato.client import KatoClient
 from kato.engine import EngineConfig, NodeEngine, kernels
@@ -111,15 +111,12 @@ def _raw_get(connection: http.client.HTTPConnection, path: str) -> float:
 
 
 def measure(n_patterns: int, queries: int, checked: int, backend: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        services = (
-            distributed_services(Path(tmp) / "services")
-            if backend == "distributed"
-            else no_services()
-        )
-        with services as env:
-            os.environ.update(env)
-            return _measure(Path(tmp) / "data", n_patterns, queries, checked, backend, env)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        backend_services(backend, Path(tmp) / "services") as env,
+    ):
+        os.environ.update(env)
+        return _measure(Path(tmp) / "data", n_patterns, queries, checked, backend, env)
 
 
 def _measure(

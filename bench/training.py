@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.chaos import distributed_services, no_services
+from bench.chaos import backend_services
 from bench.generate import Generator
 from kato.client import KatoClient
 from tests.service.server import KatoServer
@@ -123,14 +123,11 @@ def main() -> None:
     parser.add_argument("--learn-every", type=int, default=5)
     parser.add_argument("--backend", choices=("embedded", "distributed"), default="embedded")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        services = (
-            distributed_services(Path(tmp) / "services")
-            if args.backend == "distributed"
-            else no_services()
-        )
-        with services as env:
-            run(args.observations, args.workers, args.clients, args.learn_every, env)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        backend_services(args.backend, Path(tmp) / "services") as env,
+    ):
+        run(args.observations, args.workers, args.clients, args.learn_every, env)
 
 
 if __name__ == "__main__":

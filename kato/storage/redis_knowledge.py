@@ -60,8 +60,12 @@ MIN_MARKER_SECONDS = 30
 RESTORE_BATCH = 10_000  # hash fields / list items per command inside a restore's MULTI
 
 
+# The meta fields the summary change log's position is made of (see summary_changes).
+_POSITION_FIELDS = ["generation", "learns", "metric_batches"]
+
+
 def _position(raw: list[bytes | None]) -> SummaryPosition:
-    """The change log's position from the meta fields generation, learns, metric_batches."""
+    """The change log's position from the values of :data:`_POSITION_FIELDS`."""
     generation, learns, batches = raw
     return (_int(generation), _int(learns) + _int(batches))
 
@@ -200,12 +204,11 @@ class RedisKnowledgeBase:
         # The position counts learns and stored batches of metrics; the recent changes'
         # names come in the same transaction (kato/storage/redis_change_log.py).
         keys = self._keys
-        fields = ["generation", "learns", "metric_batches"]
         with redis_errors():
             if since is None:
-                return _position(self._redis.hmget(keys.meta, fields)), None
+                return _position(self._redis.hmget(keys.meta, _POSITION_FIELDS)), None
             pipe = self._redis.pipeline(transaction=True)
-            pipe.hmget(keys.meta, fields)
+            pipe.hmget(keys.meta, _POSITION_FIELDS)
             pipe.lrange(keys.changes, -redis_change_log.RECENT, -1)
             raw, entries = pipe.execute()
             position = _position(raw)
@@ -308,7 +311,8 @@ class RedisKnowledgeBase:
         keys = self._keys
         with redis_errors():
             # Most nodes hold no current metrics (finalize-training not run since the last
-            # new pattern): a small read says so before asking for a few hundred names.
+            # new pattern): a small read says so before asking for a few hundred names. The
+            # names are then read with the version again, in one transaction, as before.
             pipe = self._redis.pipeline(transaction=True)
             pipe.hget(keys.meta, "version")
             pipe.get(keys.pre_version)
@@ -348,9 +352,8 @@ class RedisKnowledgeBase:
         keys = self._keys
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.watch(keys.meta, keys.counters)
-            generation, learns, batches = (
-                _int(v) for v in pipe.hmget(keys.meta, ["generation", "learns", "metric_batches"])
-            )
+            meta = pipe.hmget(keys.meta, _POSITION_FIELDS)
+            generation, learns, position = _int(meta[0]), _int(meta[1]), _position(meta)
             token = field(update.token) if update.token is not None else None
             # Every learn changes ``counters``, so the WATCH also orders two attempts of one token.
             if token is not None and pipe.zscore(self._tokens, token) is not None:
@@ -409,7 +412,7 @@ class RedisKnowledgeBase:
                 pipe.hset(keys.affinity, mapping=affinity)
             pipe.hincrby(keys.counters, "total_symbols", deltas.total_symbols)
             pipe.hincrby(keys.meta, "learns", 1)
-            self._log_change(pipe, learns + 1 + batches, update.name)
+            self._log_change(pipe, position, update.name)
             if is_new:
                 pipe.hincrby(keys.counters, "N", 1)
                 pipe.hincrby(keys.counters, "TPF", 1)
@@ -441,9 +444,8 @@ class RedisKnowledgeBase:
             try:
                 with redis_errors(), self._redis.pipeline(transaction=True) as pipe:
                     pipe.watch(keys.meta, keys.pre_version)
-                    fields = ["version", "learns", "metric_batches"]
-                    current, learns, batches = (_int(v) for v in pipe.hmget(keys.meta, fields))
-                    if current != version:
+                    meta = pipe.hmget(keys.meta, ["version", *_POSITION_FIELDS])
+                    if _int(meta[0]) != version:
                         return False
                     pre_version = pipe.get(keys.pre_version)
                     pipe.multi()
@@ -453,7 +455,7 @@ class RedisKnowledgeBase:
                         pipe.hset(keys.pre, mapping=encoded)
                     pipe.set(keys.pre_version, version)
                     pipe.hincrby(keys.meta, "metric_batches", 1)  # the log moves (ports.py)
-                    self._log_change(pipe, learns + batches + 1, "")
+                    self._log_change(pipe, _position(meta[1:]), "")
                     pipe.execute()
                     return True
             except redis.exceptions.WatchError:
@@ -462,9 +464,10 @@ class RedisKnowledgeBase:
                         "redis", "storing metrics kept conflicting until the request timeout"
                     ) from None
 
-    def _log_change(self, pipe: redis.client.Pipeline, position: int, name: str) -> None:
-        """Inside a MULTI: the change log's entry for ``position`` (its recent part kept)."""
-        pipe.rpush(self._keys.changes, redis_change_log.entry(position, name))
+    def _log_change(self, pipe: redis.client.Pipeline, before: SummaryPosition, name: str) -> None:
+        """Inside the MULTI of a change made at position ``before``: its log entry (the
+        recent part of the log kept)."""
+        pipe.rpush(self._keys.changes, redis_change_log.entry(before[1] + 1, name))
         pipe.ltrim(self._keys.changes, -redis_change_log.KEPT, -1)
 
     def _knowledge_keys(self) -> tuple[str, ...]:
