@@ -126,6 +126,7 @@ class PatternIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._generation: int | None = None
+        self._last_seq = 0
         self.summaries = SummaryCache()
         self._reset(None)
 

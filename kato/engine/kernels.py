@@ -390,7 +390,7 @@ def split_scan(
 
 @njit(cache=True, nogil=True, inline="always")
 def _worse(pre_a: float, key_a: np.uint64, pre_b: float, key_b: np.uint64) -> bool:
-    return pre_a < pre_b or (pre_a == pre_b and key_a > key_b)
+    return bool(pre_a < pre_b or (pre_a == pre_b and key_a > key_b))
 
 
 @njit(cache=True, nogil=True)

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kato.engine.types import PrecomputedMetrics
 
@@ -42,10 +43,12 @@ def fragmentation_term(fragmentation: float) -> float:
     return 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
 
 
-def pre_potential(
-    evidence: float, confidence: float, snr_value: float, fragmentation: float
-) -> float:
-    """The internal pruning score of §6.11 (always unweighted)."""
+def pre_potential(evidence: Any, confidence: Any, snr_value: float, fragmentation: float) -> Any:
+    """The internal pruning score of §6.11 (always unweighted).
+
+    ``evidence`` and ``confidence`` are floats, or NumPy arrays of them: kato/engine/bulk.py
+    applies the formula to whole arrays of candidates, elementwise.
+    """
     return (evidence + confidence) * snr_value + fragmentation_term(fragmentation)
 
 
