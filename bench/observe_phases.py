@@ -1,14 +1,18 @@
 """Where an observe's CPU time goes once the knowledge base fills the ensemble (no HTTP).
 
     .venv/bin/python -m bench.observe_phases --train 38000 --measure 2000
+    .venv/bin/python -m tests.engine.interpreted bench.observe_phases --train 38000 \
+        --measure 2000 --phases
 
 Trains ``--train`` observations of the training benchmark's event stream
 (``bench.training``; a learn every 5) into a fresh embedded store with predictions off,
 then observes the next ``--measure`` events with predictions on (the default
 configuration) and prints the CPU time per observe (``time.process_time``, steadier than
-wall time on a shared machine) of each phase of the prediction. Nested phases are
-indented and included in their parent's time; the wrappers add a little overhead of
-their own.
+wall time on a shared machine). With ``--phases`` it also prints each phase of the
+prediction, timed by wrappers; nested phases are indented and included in their parent's
+time, and the wrappers add a little overhead of their own. Wrappers cannot reach inside
+the compiled engine (kato/engine/compiled.py), so ``--phases`` needs the interpreted one:
+the second command.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.training import _events
-from kato.engine import EngineConfig, NodeEngine, kernels, prediction
+from kato.engine import EngineConfig, NodeEngine, compiled, kernels, prediction
 from kato.engine.types import Observation, SessionState
 from kato.storage.embedded import EmbeddedBackend
 from kato.storage.keys import node_key
@@ -44,15 +48,21 @@ def _timed(owner: Any, name: str, label: str, totals: Counter[str]) -> None:
     setattr(owner, name, timed)
 
 
-def run(train: int, measure: int) -> dict[str, float]:
-    """CPU milliseconds per observe of each phase (and ``observe`` for all of it), printed."""
+def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
+    """CPU milliseconds per observe (``observe``) and, with ``phases``, of each phase, printed."""
+    running = compiled.running_compiled()
+    if phases and running:
+        raise RuntimeError(
+            "phases are timed on the interpreted engine: "
+            "python -m tests.engine.interpreted bench.observe_phases ... --phases"
+        )
     kernels.warm_up()
     totals: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as data_dir:
         backend = EmbeddedBackend(Path(data_dir))
         handle = backend.node(node_key("kato", "phases"))
         engine = NodeEngine(handle.kb, handle.vectors, handle.index)
-        phases: list[tuple[Any, str, str]] = [
+        timed: list[tuple[Any, str, str]] = [
             (handle.index, "sync", "index sync"),
             (prediction, "_fast_path", "single-symbol fast path"),
             (prediction, "_indexed_ensemble", "ensemble search"),
@@ -67,7 +77,9 @@ def run(train: int, measure: int) -> dict[str, float]:
             (prediction, "rank", "ranking"),
             (prediction._EnsembleContext, "completed", "output objects"),
         ]
-        for owner, name, label in phases:
+        if not phases:
+            timed = []
+        for owner, name, label in timed:
             _timed(owner, name, label, totals)
         off = EngineConfig(process_predictions=False)
         on = EngineConfig()
@@ -88,8 +100,9 @@ def run(train: int, measure: int) -> dict[str, float]:
                 engine.learn(state, on)
         backend.close()
     per_observe = {"observe": observing / measure * 1000}
-    per_observe.update({label: totals[label] / measure * 1000 for _, _, label in phases})
-    print(f"{patterns} patterns learned; {measure} observes with predictions on")
+    per_observe.update({label: totals[label] / measure * 1000 for _, _, label in timed})
+    engine_kind = "compiled" if running else "interpreted"
+    print(f"{patterns} patterns learned; {measure} observes with predictions on ({engine_kind})")
     for label, milliseconds in per_observe.items():
         print(f"{label:34} {milliseconds:7.2f} ms CPU")
     return per_observe
@@ -99,8 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--train", type=int, default=38000)
     parser.add_argument("--measure", type=int, default=2000)
+    parser.add_argument("--phases", action="store_true", help="time each phase (interpreted)")
     args = parser.parse_args()
-    run(args.train, args.measure)
+    run(args.train, args.measure, args.phases)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ The engine does no I/O; it reaches state only through the ports of
 :mod:`kato.engine.ports`.
 """
 
+from kato.engine import compiled
+
+compiled.ensure_current()  # before a stale extension of an edited module can load
+
 from kato.engine.config import EngineConfig, effective_config, validate_config_update
 from kato.engine.errors import (
     EmptySTMError,

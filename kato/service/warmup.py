@@ -12,7 +12,7 @@ import gc
 import logging
 import time
 
-from kato.engine import kernels
+from kato.engine import compiled, kernels
 from kato.storage.ports import Backend, StorageUnavailableError
 
 logger = logging.getLogger("kato.service")
@@ -21,6 +21,13 @@ logger = logging.getLogger("kato.service")
 def warm_up(backend: Backend | None, *, indexes: bool) -> None:
     """Compile the kernels, then (with ``indexes``) sync the index of every stored node."""
     kernels.warm_up()
+    running = compiled.running_compiled()
+    if len(running) < len(compiled.COMPILED_MODULES):  # the same answers, more CPU
+        logger.warning(
+            "engine interpreted: %d of %d modules compiled (pip install rebuilds them)",
+            len(running),
+            len(compiled.COMPILED_MODULES),
+        )
     if backend is None or not indexes:
         return
     started = time.perf_counter()

@@ -6,9 +6,15 @@ together; the timings themselves are printed by the full runs, never asserted.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from bench import observe_phases, overhead, predictions, training
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_predictions_benchmark_checks_http_answers_against_brute_force() -> None:
@@ -29,8 +35,30 @@ def test_training_benchmark_counts_every_observation() -> None:
     assert result["ratio"] > 0
 
 
-def test_observe_phases_benchmark_times_the_prediction_phases() -> None:
-    phases = observe_phases.run(train=400, measure=60)
+def test_observe_phases_benchmark_times_the_compiled_observe() -> None:
+    result = observe_phases.run(train=400, measure=60)
+    assert list(result) == ["observe"]
+    assert result["observe"] > 0
+    with pytest.raises(RuntimeError, match="interpreted"):  # wrappers cannot time compiled code
+        observe_phases.run(train=400, measure=60, phases=True)
+
+
+def test_observe_phases_benchmark_times_the_prediction_phases_interpreted() -> None:
+    command = ["tests.engine.interpreted", "bench.observe_phases", "--train", "400"]
+    done = subprocess.run(
+        [sys.executable, "-m", *command, "--measure", "60", "--phases"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "(interpreted)" in done.stdout
+    phases = {
+        line[:34].rstrip(): float(line[34:].split()[0])
+        for line in done.stdout.splitlines()[1:]
+        if line
+    }
     assert phases["observe"] > 0
     assert phases["ensemble search"] > 0
     assert phases["output objects"] > 0

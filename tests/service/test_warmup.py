@@ -36,3 +36,16 @@ def test_indexes_are_built_before_the_first_request(data_dir: Path) -> None:
 def test_warm_up_can_be_turned_off(data_dir: Path) -> None:
     with KatoServer(data_dir, env={"KATO_WARM_INDEXES": "false"}) as server:
         assert "warmed" not in _log(server)
+
+
+def test_a_worker_says_when_the_engine_runs_interpreted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kato.engine import compiled
+    from kato.service import warmup
+
+    warmup.warm_up(None, indexes=False)
+    assert "interpreted" not in caplog.text  # this installation is compiled
+    monkeypatch.setattr(compiled, "running_compiled", lambda: ["metrics"])
+    warmup.warm_up(None, indexes=False)
+    assert f"engine interpreted: 1 of {len(compiled.COMPILED_MODULES)} modules" in caplog.text
