@@ -26,8 +26,9 @@ compiled.write_manifest(ENGINE)
 
 setup(
     ext_modules=mypycify(
-        # The build environment has no third-party packages: their types are Any.
-        ["--ignore-missing-imports"]
+        # Third-party packages are typed Any, whatever the build's interpreter has installed
+        # (it can be a project venv), so that every build compiles the same code.
+        ["--no-site-packages", "--ignore-missing-imports", "--cache-dir=/dev/null"]
         + [f"kato/engine/{name}.py" for name in compiled.COMPILED_MODULES],
         group_name="kato_engine",
     ),

@@ -429,7 +429,7 @@ def _scored_multi(
     # order only decides how much the bounds skip, never the result.)
     small = overlap.size == 0 or int(overlap.max()) <= np.iinfo(np.int16).max
     order = np.argsort(overlap.astype(np.int16) if small else overlap, kind="stable")
-    bounds = [0, *(np.flatnonzero(np.diff(overlap[order])) + 1).tolist(), order.size]
+    bounds: list[int] = [0, *(np.flatnonzero(np.diff(overlap[order])) + 1).tolist(), order.size]
     for start, end in reversed(list(itertools.pairwise(bounds))):
         group = order[start:end]
         group = group[frontier.may_enter(upper[group], keys[group])]
