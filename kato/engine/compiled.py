@@ -28,7 +28,8 @@ MANIFEST_NAME = "compiled_sources.json"
 
 # Pure-Python hot paths. Not compiled: kernels (numba), index (NumPy and numba objects
 # everywhere, patched by tests), matcher (tests drive it with integer codes), node (the
-# service subclasses NodeEngine), and what runs once per request or less.
+# service subclasses NodeEngine), validation (it checks values of any type), and what runs
+# once per request or less.
 COMPILED_MODULES = (
     "alignment",
     "bulk",

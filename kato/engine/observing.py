@@ -2,57 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from kato.engine import learning, prediction
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
-from kato.engine.errors import InvalidObservationError, VectorDimensionError
+from kato.engine.errors import VectorDimensionError
 from kato.engine.naming import vector_name
 from kato.engine.prediction_basis import encode_rows, prediction_basis
 from kato.engine.types import Observation, SessionState
+from kato.engine.validation import validate
 
 if TYPE_CHECKING:
     from kato.engine.node import NodeEngine
 
 NEAREST_NEIGHBOURS = 3
-
-
-def validate(observation: Observation) -> None:
-    """Reject wrong types and non-finite numbers before anything changes.
-
-    The fields are read as ``object``: callers may hand over anything, and compiled code
-    (kato/engine/compiled.py) would reject a value of the wrong type while reading it
-    through its declared type, before the check could.
-    """
-    strings: object = observation.strings
-    if not isinstance(strings, list) or not all(isinstance(s, str) for s in strings):
-        raise InvalidObservationError("strings", "must be a list of strings")
-    vectors: object = observation.vectors
-    if not isinstance(vectors, list):
-        raise InvalidObservationError("vectors", "must be a list of vectors")
-    for vector in vectors:
-        if not isinstance(vector, list) or not vector:
-            raise InvalidObservationError("vectors", "each vector must be a non-empty list")
-        for x in vector:
-            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-                raise InvalidObservationError("vectors", "components must be finite numbers")
-    emotives: object = observation.emotives
-    if not isinstance(emotives, dict):
-        raise InvalidObservationError("emotives", "must be an object")
-    for key, value in emotives.items():
-        if not isinstance(key, str):
-            raise InvalidObservationError("emotives", "keys must be strings")
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise InvalidObservationError("emotives", f"value of {key!r} must be a finite number")
-    metadata: object = observation.metadata
-    if not isinstance(metadata, dict):
-        raise InvalidObservationError("metadata", "must be an object")
 
 
 def percept_vector(vectors: list[list[float]]) -> list[float]:

@@ -31,6 +31,15 @@ def _snapshot(h: Harness) -> tuple[object, ...]:
         Observation(emotives={"joy": math.nan}),
         Observation(emotives={"joy": -math.inf}),
         Observation(strings=[1]),  # type: ignore[list-item]
+        # Values of the wrong type where a compiled engine reads typed fields
+        # (kato/engine/compiled.py): rejected, not a TypeError.
+        Observation(vectors=[["1.0"]]),  # type: ignore[list-item]
+        Observation(vectors=[[True]]),
+        Observation(vectors="[[1.0]]"),  # type: ignore[arg-type]
+        Observation(emotives={1: 0.5}),  # type: ignore[dict-item]
+        Observation(emotives={"joy": "0.5"}),  # type: ignore[dict-item]
+        Observation(emotives=[("joy", 0.5)]),  # type: ignore[arg-type]
+        Observation(metadata=["k"]),  # type: ignore[arg-type]
     ],
 )
 def test_invalid_observation_raises_and_changes_nothing(observation: Observation) -> None:
