@@ -2,8 +2,8 @@
 
 Installing KATO (``setup.py``) compiles :data:`COMPILED_MODULES` with mypyc: the same
 source, type-annotated Python, run as C — the same operations on the same values, so the
-same results, for 7–21 % less CPU per prediction at 10k patterns and 15–25 % per observe in
-training (docs/performance.md). Interpreted and compiled runs are compared byte for byte by
+same results, for 7–21 % less CPU per prediction at 10k patterns and 15–25 % per observe at
+7,600 (in process; docs/performance.md). Interpreted and compiled runs are compared byte for byte by
 ``tests/engine/test_compiled.py``.
 
 An extension sits beside its source and wins the import. A source edited after the build
