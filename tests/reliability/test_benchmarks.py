@@ -33,6 +33,7 @@ def test_training_benchmark_counts_every_observation() -> None:
     assert result["observations"] == 300
     assert result["total_seconds"] > 0
     assert result["ratio"] > 0
+    assert result["server_cpu_ms_per_observation"] > 0  # the server's exit was waited for
 
 
 def test_observe_phases_benchmark_times_the_compiled_observe() -> None:
