@@ -62,7 +62,7 @@ def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
         backend = EmbeddedBackend(Path(data_dir))
         handle = backend.node(node_key("kato", "phases"))
         engine = NodeEngine(handle.kb, handle.vectors, handle.index)
-        timed: list[tuple[Any, str, str]] = [
+        wrapped: list[tuple[Any, str, str]] = [
             (handle.index, "sync", "index sync"),
             (prediction, "_fast_path", "single-symbol fast path"),
             (prediction, "_indexed_ensemble", "ensemble search"),
@@ -77,8 +77,7 @@ def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
             (prediction, "rank", "ranking"),
             (prediction._EnsembleContext, "completed", "output objects"),
         ]
-        if not phases:
-            timed = []
+        timed = wrapped if phases else []
         for owner, name, label in timed:
             _timed(owner, name, label, totals)
         off = EngineConfig(process_predictions=False)

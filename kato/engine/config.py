@@ -130,7 +130,8 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, float) and math.isfinite(v) and v.is_integer()
 
 
-def _is_number(v: Any) -> bool:
+def is_finite_number(v: object) -> bool:
+    """An int or a finite float, not a bool (config values and observation numbers)."""
     return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
 
 
@@ -145,7 +146,7 @@ def _num_rule(
     lo: float | None, hi: float | None, message: str
 ) -> tuple[Callable[[Any], bool], str]:
     def check(v: Any) -> bool:
-        return _is_number(v) and (lo is None or v >= lo) and (hi is None or v <= hi)
+        return is_finite_number(v) and (lo is None or v >= lo) and (hi is None or v <= hi)
 
     return check, message
 

@@ -8,8 +8,7 @@ before the check could answer with an :class:`InvalidObservationError`.
 
 from __future__ import annotations
 
-import math
-
+from kato.engine.config import is_finite_number
 from kato.engine.errors import InvalidObservationError
 from kato.engine.types import Observation
 
@@ -26,7 +25,7 @@ def validate(observation: Observation) -> None:
         if not isinstance(vector, list) or not vector:
             raise InvalidObservationError("vectors", "each vector must be a non-empty list")
         for x in vector:
-            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+            if not is_finite_number(x):
                 raise InvalidObservationError("vectors", "components must be finite numbers")
     emotives: object = observation.emotives
     if not isinstance(emotives, dict):
@@ -34,11 +33,7 @@ def validate(observation: Observation) -> None:
     for key, value in emotives.items():
         if not isinstance(key, str):
             raise InvalidObservationError("emotives", "keys must be strings")
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not is_finite_number(value):
             raise InvalidObservationError("emotives", f"value of {key!r} must be a finite number")
     metadata: object = observation.metadata
     if not isinstance(metadata, dict):
