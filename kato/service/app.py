@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # open storage, compile the kernels and build the indexes now, so that the
         # first requests are not the ones that pay for them
+        warmup.pace_collector(settings.kato_gc_threshold)
         opened: Backend | None = None
         try:
             opened = await run_in_threadpool(lambda: context.backend)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     session_count_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     metrics_cache_ttl_seconds: float = Field(default=5.0, ge=0)
     kato_warm_indexes: bool = True  # build every stored node's index before serving
+    # Net allocations between the cyclic collector's young passes; 0 keeps Python's 700.
+    kato_gc_threshold: int = Field(default=50_000, ge=0)
 
     # §8.3 engine-level storage options (the rest lives in StorageSettings)
     kato_vector_dim: int | None = Field(default=None, ge=1)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from kato.service.app import create_app
+from kato.service.settings import load_settings
 from kato.storage.embedded import EmbeddedBackend
 from kato.storage.keys import node_key
+from kato.storage.memory import MemoryBackend
 from tests.contract.helpers import learn
 from tests.service.server import KatoServer
 
@@ -49,3 +55,22 @@ def test_a_worker_says_when_the_engine_runs_interpreted(
     monkeypatch.setattr(compiled, "running_compiled", lambda: ["metrics"])
     warmup.warm_up(None, indexes=False)
     assert f"engine interpreted: 1 of {len(compiled.COMPILED_MODULES)} modules" in caplog.text
+
+
+@pytest.fixture
+def collector_thresholds() -> Iterator[tuple[int, int, int]]:
+    before = gc.get_threshold()
+    yield before
+    gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize("threshold", [0, 12_345])
+def test_a_worker_paces_the_collector_before_it_serves(
+    collector_thresholds: tuple[int, int, int], threshold: int
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    app = create_app(load_settings(kato_gc_threshold=threshold), backend=MemoryBackend())
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        # 0 keeps Python's pace; the older generations keep their ratios either way
+        assert gc.get_threshold() == (threshold or 700, 10, 10)
