@@ -8,7 +8,8 @@ Trains ``--train`` observations of the training benchmark's event stream
 (``bench.training``; a learn every 5) into a fresh embedded store with predictions off,
 then observes the next ``--measure`` events with predictions on (the default
 configuration) and prints the CPU time per observe (``time.process_time``, steadier than
-wall time on a shared machine). With ``--phases`` it also prints each phase of the
+wall time on a shared machine). The garbage collector runs at a worker's pace
+(``KATO_GC_THRESHOLD``). With ``--phases`` it also prints each phase of the
 prediction, timed by wrappers; nested phases are indented and included in their parent's
 time, and the wrappers add a little overhead of their own. Wrappers cannot reach inside
 the compiled engine (kato/engine/compiled.py), so ``--phases`` needs the interpreted one:
@@ -28,6 +29,8 @@ from typing import Any
 from bench.training import _events
 from kato.engine import EngineConfig, NodeEngine, compiled, kernels, prediction
 from kato.engine.types import Observation, SessionState
+from kato.service.settings import load_settings
+from kato.service.warmup import pace_collector
 from kato.storage.embedded import EmbeddedBackend
 from kato.storage.keys import node_key
 
@@ -57,6 +60,7 @@ def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
             "python -m tests.engine.interpreted bench.observe_phases ... --phases"
         )
     kernels.warm_up()
+    pace_collector(load_settings().kato_gc_threshold)
     totals: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as data_dir:
         backend = EmbeddedBackend(Path(data_dir))
