@@ -207,6 +207,10 @@ class PatternIndex:
         pid = self._by_name.get(name)
         return None if pid is None else self._patterns[pid]
 
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._by_name)
+
     def all_ids(self) -> list[int]:
         return list(range(len(self._patterns)))
 

@@ -12,7 +12,7 @@ prediction so sees every learn committed before it started, as with a fresh read
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from kato.engine.ports import KnowledgeBase, SummaryPosition
 from kato.engine.types import PatternSummary
@@ -51,3 +51,11 @@ class SummaryCache:
                     missing = wanted
                 cached.update(kb.pattern_summaries(missing))
             return {name: cached[name] for name in wanted if name in cached}
+
+    def preload(self, kb: KnowledgeBase, names: Sequence[str]) -> int:
+        """Read the summaries of ``names`` now, when they fit the bound (a worker's
+        warm-up, so that its first predictions do not read them one ensemble at a time);
+        the number cached."""
+        if len(names) > self._max_cached:
+            return 0
+        return len(self.get(kb, names))

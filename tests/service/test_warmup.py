@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from kato.engine.types import PatternSummary
 from kato.service.app import create_app
 from kato.service.settings import load_settings
 from kato.storage.embedded import EmbeddedBackend
@@ -74,3 +75,49 @@ def test_a_worker_paces_the_collector_before_it_serves(
         assert client.get("/health").status_code == 200
         # 0 keeps Python's pace; the older generations keep their ratios either way
         assert gc.get_threshold() == (threshold or 700, 10, 10)
+
+
+def test_warm_up_caches_every_node_summaries(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kato.service import warmup
+
+    backend = EmbeddedBackend(data_dir)
+    warmup.warm_up(backend, indexes=True)
+    for node, patterns in (("alpha", 3), ("beta", 2)):
+        handle = backend.node(node_key("kato", node))
+        names = handle.index.names()
+        assert len(names) == patterns
+        monkeypatch.setattr(handle.kb, "pattern_summaries", _no_store_reads)
+        cached = handle.index.summaries.get(handle.kb, names)
+        assert sorted(cached) == sorted(names)
+        assert all(summary.frequency == 1 for summary in cached.values())
+    backend.close()
+
+
+def test_warm_up_leaves_summaries_beyond_the_cache_bound_to_the_first_predictions(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kato.service import warmup
+
+    monkeypatch.setattr(warmup, "MAX_CACHED", 4)  # alpha's 3 fit, beta's 2 more do not
+    backend = EmbeddedBackend(data_dir)
+    warmup.warm_up(backend, indexes=True)
+    alpha, beta = (backend.node(node_key("kato", node)) for node in ("alpha", "beta"))
+    monkeypatch.setattr(alpha.kb, "pattern_summaries", _no_store_reads)
+    assert len(alpha.index.summaries.get(alpha.kb, alpha.index.names())) == 3
+    reads: list[list[str]] = []
+    original = beta.kb.pattern_summaries
+
+    def counted(names: Iterable[str]) -> dict[str, PatternSummary]:
+        reads.append(list(names))
+        return original(reads[-1])
+
+    monkeypatch.setattr(beta.kb, "pattern_summaries", counted)
+    assert len(beta.index.summaries.get(beta.kb, beta.index.names())) == 2
+    assert [sorted(names) for names in reads] == [sorted(beta.index.names())]
+    backend.close()
+
+
+def _no_store_reads(names: Iterable[str]) -> dict[str, PatternSummary]:
+    raise AssertionError(f"summaries read from the store: {list(names)}")
