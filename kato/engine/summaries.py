@@ -19,6 +19,8 @@ from kato.engine.types import PatternSummary
 
 # Bounds the cache (about 100 bytes a summary); past it the cache starts again empty.
 MAX_CACHED = 200_000
+# Names per store request when a worker's warm-up fills the cache.
+PRELOAD_BATCH = 10_000
 
 
 class SummaryCache:
@@ -54,8 +56,11 @@ class SummaryCache:
 
     def preload(self, kb: KnowledgeBase, names: Sequence[str]) -> int:
         """Read the summaries of ``names`` now, when they fit the bound (a worker's
-        warm-up, so that its first predictions do not read them one ensemble at a time);
-        the number cached."""
+        warm-up, so that its first predictions do not read them one ensemble at a time),
+        a bounded batch per store request; the number cached."""
         if len(names) > self._max_cached:
             return 0
-        return len(self.get(kb, names))
+        cached = 0
+        for start in range(0, len(names), PRELOAD_BATCH):
+            cached += len(self.get(kb, names[start : start + PRELOAD_BATCH]))
+        return cached

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from kato.engine import summaries
 from kato.engine.ports import KnowledgeBase, SummaryPosition
 from kato.engine.summaries import SummaryCache
 from kato.engine.types import PatternSummary
@@ -75,4 +78,26 @@ def test_cache_starts_again_when_full(tmp_path: Path) -> None:
     assert kb.read == [names[:3], names[3:]]
     assert set(cache.get(kb, names[3:])) == set(names[3:])
     assert kb.read == [names[:3], names[3:]]  # the two are cached
+    backend.close()
+
+
+def test_preload_reads_in_bounded_batches_and_respects_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = EmbeddedBackend(tmp_path)
+    events = [[[f"s{i}"], ["t"]] for i in range(5)]
+    for pattern in events:
+        learn(backend.node("n").kb, pattern)
+    names = [make_update(pattern).name for pattern in events]
+    kb = CountingKnowledgeBase(backend.node("n").kb)
+    monkeypatch.setattr(summaries, "PRELOAD_BATCH", 2)
+
+    assert SummaryCache(max_cached=4).preload(kb, names) == 0  # beyond the bound: nothing read
+    assert kb.read == []
+    cache = SummaryCache()
+    assert cache.preload(kb, names) == 5
+    assert kb.read == [names[0:2], names[2:4], names[4:5]]
+    kb.read.clear()
+    assert sorted(cache.get(kb, names)) == sorted(names)
+    assert kb.read == []
     backend.close()
