@@ -24,11 +24,12 @@ def pace_collector(threshold: int) -> None:
     """Run the cyclic collector's young pass every ``threshold`` net container allocations
     (``KATO_GC_THRESHOLD``; 0 keeps Python's pace).
 
-    A worker's heap only grows while it learns (index entries, cached summaries), so at
-    Python's 700 the young passes come often and every hundredth is a full pass over
-    everything allocated since start-up: a quarter of an observe's CPU at a few thousand
-    patterns. The engine's garbage is freed by reference counting, so rarer passes keep at
-    most ``threshold`` objects of cyclic garbage waiting.
+    A worker's heap only grows while it learns (index entries, cached summaries). At
+    Python's 700 the young passes come often, and every hundredth can be a full pass over
+    everything allocated since start-up (one whenever that has grown by a quarter): 6–17 %
+    of a training worker's CPU (docs/performance.md). The engine's garbage is freed by
+    reference counting, so rarer passes keep at most ``threshold`` objects of cyclic garbage
+    waiting.
     """
     if threshold > 0:
         _, older, oldest = gc.get_threshold()
