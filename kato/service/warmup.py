@@ -27,9 +27,9 @@ def pace_collector(threshold: int) -> None:
     A worker's heap only grows while it learns (index entries, cached summaries). At
     Python's 700 the young passes come often, and every hundredth can be a full pass over
     everything allocated since start-up (one whenever that has grown by a quarter); pacing
-    it saves 6–17 % of a training worker's CPU (docs/performance.md). The engine's garbage is freed by
-    reference counting, so rarer passes keep at most ``threshold`` objects of cyclic garbage
-    waiting.
+    it saves 6–17 % of a training worker's CPU (docs/performance.md). The engine's garbage
+    is freed by reference counting, so rarer passes keep at most ``threshold`` objects of
+    cyclic garbage waiting.
     """
     if threshold > 0:
         _, older, oldest = gc.get_threshold()
