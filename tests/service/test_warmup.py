@@ -59,16 +59,15 @@ def test_a_worker_says_when_the_engine_runs_interpreted(
 
 
 @pytest.fixture
-def collector_thresholds() -> Iterator[tuple[int, int, int]]:
+def restored_collector() -> Iterator[None]:
     before = gc.get_threshold()
-    yield before
+    yield
     gc.set_threshold(*before)
 
 
+@pytest.mark.usefixtures("restored_collector")
 @pytest.mark.parametrize("threshold", [0, 12_345])
-def test_a_worker_paces_the_collector_before_it_serves(
-    collector_thresholds: tuple[int, int, int], threshold: int
-) -> None:
+def test_a_worker_paces_the_collector_before_it_serves(threshold: int) -> None:
     gc.set_threshold(700, 10, 10)
     app = create_app(load_settings(kato_gc_threshold=threshold), backend=MemoryBackend())
     with TestClient(app) as client:
