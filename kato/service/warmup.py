@@ -58,9 +58,8 @@ def warm_up(backend: Backend | None, *, indexes: bool) -> None:
         for key in backend.nodes():
             handle = backend.node(key)
             handle.index.sync(handle.kb)
-            names = handle.index.names()
-            if summaries + len(names) <= MAX_CACHED:  # one cache's bound for all nodes
-                summaries += handle.index.summaries.preload(handle.kb, names)
+            if summaries + len(handle.index) <= MAX_CACHED:  # one cache's bound for all nodes
+                summaries += handle.index.summaries.preload(handle.kb, handle.index.names())
             count += 1
             patterns += len(handle.index)
     except StorageUnavailableError as error:  # serve anyway: requests sync on demand
