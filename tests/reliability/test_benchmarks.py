@@ -34,6 +34,18 @@ def test_training_benchmark_counts_every_observation() -> None:
     assert result["total_seconds"] > 0
     assert result["ratio"] > 0
     assert result["server_cpu_ms_per_observation"] > 0  # the server's exit was waited for
+    assert result["client_cpu_ms_per_observation"] > 0
+
+
+def test_training_chunks_are_the_shares_cut_in_learn_sized_pieces_round_by_round() -> None:
+    events = [[f"e{i}"] for i in range(23)]
+    chunks = training._chunks(events, clients=2, learn_every=5)
+    # share 0 is e0, e2, ..., e22 (12 events), share 1 is e1, e3, ..., e21 (11 events)
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 2, 1]
+    assert chunks[0] == [["e0"], ["e2"], ["e4"], ["e6"], ["e8"]]
+    assert chunks[1] == [["e1"], ["e3"], ["e5"], ["e7"], ["e9"]]
+    assert chunks[4] == [["e20"], ["e22"]] and chunks[5] == [["e21"]]
+    assert sorted(event[0] for chunk in chunks for event in chunk) == sorted(e[0] for e in events)
 
 
 def test_observe_phases_benchmark_times_the_compiled_observe() -> None:
