@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +139,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KatoServer]:
     data_dir: Path = tmp_path_factory.mktemp("client-data")
     with KatoServer(data_dir) as running:
         yield running
+
+
+def test_clients_share_one_verifying_ssl_context() -> None:
+    def context_of(client: KatoClient | AsyncKatoClient) -> object:
+        return client._http._transport._pool._ssl_context  # type: ignore[union-attr]
+
+    with KatoClient("http://127.0.0.1:1") as first, KatoClient("https://127.0.0.1:1") as second:
+        async_client = AsyncKatoClient("http://127.0.0.1:1")
+        shared = context_of(first)
+        assert context_of(second) is shared and context_of(async_client) is shared
+        asyncio.run(async_client.aclose())
+    assert shared.verify_mode is ssl.CERT_REQUIRED and shared.check_hostname  # type: ignore[attr-defined]
 
 
 def test_round_trip_against_real_server(server: KatoServer) -> None:
