@@ -48,13 +48,16 @@ API_DESCRIPTION = (
     "Wire-compatible with KATO 3.10.1 clients."
 )
 
+# FastAPI matches a request against the routers in this order, and no method and path
+# belongs to two routes, so the order only sets how many routes each request is matched
+# against: the training and prediction loop's routers come first.
 _ROUTERS = (
-    routes_health.router,
-    routes_sessions.router,
-    routes_config.router,
     routes_observe.router,
     routes_learning.router,
     routes_session_data.router,
+    routes_sessions.router,
+    routes_health.router,
+    routes_config.router,
     routes_node.router,
     routes_transfer.router,
     routes_monitoring.router,
