@@ -7,6 +7,7 @@ result.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -37,6 +38,8 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 _SERIES_LENGTH = 2000
 _RATE_WINDOW_SECONDS = 60.0
+# session_saved looks for expired sessions once the map has doubled since the last look.
+_STM_SIZES_PRUNE_FLOOR = 1024
 _TOTALS_TTL_SECONDS = 0.2
 
 
@@ -98,7 +101,8 @@ class Monitoring:
             name: deque(maxlen=_SERIES_LENGTH) for name in METRIC_NAMES
         }
         self.last_collection = time.time()
-        self._stm_sizes: dict[str, tuple[str, int]] = {}
+        self._stm_sizes: dict[str, tuple[str, int, float]] = {}
+        self._stm_sizes_pruned_at = _STM_SIZES_PRUNE_FLOOR
         self._totals: tuple[float, Totals] | None = None
         psutil.cpu_percent(interval=None)  # prime the CPU reading
 
@@ -170,7 +174,7 @@ class Monitoring:
         with self._lock:
             self.in_flight -= 1
             self._served += 1
-            self._recent_requests.append(now)
+            _stamp(self._recent_requests, now)
             self._add("kato_requests_total", now, float(self._served), labels)
             self._add("kato_request_duration_seconds", now, duration, labels)
             if status >= 400:
@@ -178,7 +182,7 @@ class Monitoring:
                 self._add("kato_requests_failed", now, float(self._failed), labels)
             if status >= 500:
                 self._errors += 1
-                self._recent_errors.append(now)
+                _stamp(self._recent_errors, now)
                 self._add("kato_errors_total", now, float(self._errors), labels)
 
     def session_created(self) -> None:
@@ -190,21 +194,33 @@ class Monitoring:
     def session_deleted(self) -> None:
         self.metrics.sessions_deleted.inc()
 
-    def session_saved(self, session_id: str, node_id: str, stm_length: int) -> None:
+    def session_saved(
+        self, session_id: str, node_id: str, stm_length: int, expires_at: float
+    ) -> None:
+        """Remember a saved session's STM length until it expires (``expires_at``: epoch s)."""
         with self._lock:
-            self._stm_sizes[session_id] = (node_id, stm_length)
+            self._stm_sizes[session_id] = (node_id, stm_length, expires_at)
+            if len(self._stm_sizes) >= self._stm_sizes_pruned_at:
+                self._forget_expired(time.time())
+                self._stm_sizes_pruned_at = max(_STM_SIZES_PRUNE_FLOOR, 2 * len(self._stm_sizes))
+
+    def _forget_expired(self, now: float) -> None:
+        expired = [key for key, (_, _, expires) in self._stm_sizes.items() if expires <= now]
+        for key in expired:
+            del self._stm_sizes[key]
 
     def session_forgotten(self, session_id: str) -> None:
         with self._lock:
             self._stm_sizes.pop(session_id, None)
 
     def stm_summary(self) -> dict[str, float | int]:
-        """Sessions this worker saved: distinct nodes, mean and total STM length."""
+        """Live sessions this worker saved: distinct nodes, mean and total STM length."""
         with self._lock:
+            self._forget_expired(time.time())
             sizes = list(self._stm_sizes.values())
-        total = sum(length for _, length in sizes)
+        total = sum(length for _, length, _ in sizes)
         return {
-            "nodes_with_sessions": len({node for node, _ in sizes}),
+            "nodes_with_sessions": len({node for node, _, _ in sizes}),
             "average_stm_size": total / len(sizes) if sizes else 0.0,
             "total_stm_events": total,
         }
@@ -214,12 +230,12 @@ class Monitoring:
         self.metrics.observations.inc(count)
         now = time.time()
         with self._lock:
-            self._recent_observations.extend([now] * count)
+            _stamp(self._recent_observations, now, count)
 
     def predicted(self) -> None:
         """A predictions request succeeded (counted in Prometheus by the measured engine)."""
         with self._lock:
-            self._recent_predictions.append(time.time())
+            _stamp(self._recent_predictions, time.time())
 
     def collect(self, active_sessions: int | None) -> ResourceReading:
         """Sample resources (and the session gauge) into the time series."""
@@ -245,9 +261,7 @@ class Monitoring:
 
     # -- reading ---------------------------------------------------------------
     def _trim(self, times: deque[float]) -> int:
-        cutoff = time.time() - _RATE_WINDOW_SECONDS
-        while times and times[0] < cutoff:
-            times.popleft()
+        _drop_before(times, time.time() - _RATE_WINDOW_SECONDS)
         return len(times)
 
     def _per_second(self, times: deque[float]) -> float:
@@ -276,3 +290,18 @@ class Monitoring:
         cutoff = time.time() - minutes * 60.0
         with self._lock:
             return [point for point in self.series.get(name, ()) if point.timestamp >= cutoff]
+
+
+def _stamp(times: deque[float], now: float, count: int = 1) -> None:
+    """Record ``count`` events at ``now``, dropping those older than the rate window.
+
+    Dropping here, not only when a route reads the rates, keeps the deques bounded by the
+    window's traffic in a worker whose rates nobody reads.
+    """
+    times.extend(itertools.repeat(now, count))
+    _drop_before(times, now - _RATE_WINDOW_SECONDS)
+
+
+def _drop_before(times: deque[float], cutoff: float) -> None:
+    while times and times[0] < cutoff:
+        times.popleft()

@@ -127,7 +127,9 @@ class SessionService:
             self._slide(record)
             self._store.save(record)
             _route_slid()
-        self.context.monitoring.session_saved(session_id, record.node_id, len(record.state.stm))
+        self.context.monitoring.session_saved(
+            session_id, record.node_id, len(record.state.stm), record.expires_at.timestamp()
+        )
 
     def extend(self, session_id: str, ttl_seconds: int) -> int:
         """Set the session's TTL for all following accesses (api.md §3.4); return it."""

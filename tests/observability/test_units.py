@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from kato.service import monitoring
 from kato.service.access_log import route_template
 from kato.service.app import create_app
 from kato.service.logging_setup import HumanFormatter, JsonFormatter, configure_logging
@@ -154,3 +155,55 @@ def test_log_output_file_and_level(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_one_metrics_object_per_process() -> None:
     assert process_metrics() is process_metrics()
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    clock = _Clock(1_000_000.0)
+    monkeypatch.setattr(monitoring, "time", clock)
+    return clock
+
+
+def test_rate_windows_stay_bounded_when_nobody_reads_them(clock: _Clock) -> None:
+    recorder = monitoring.Monitoring(process_metrics())
+    for _ in range(500):
+        recorder.request_finished("POST", 500, 0.001)
+        recorder.observed(3)
+        recorder.predicted()
+    clock.now += 61.0  # past the 60 s window: the next record drops everything older
+    recorder.request_finished("POST", 500, 0.001)
+    recorder.observed(3)
+    recorder.predicted()
+    windows = (
+        recorder._recent_requests,
+        recorder._recent_errors,
+        recorder._recent_observations,
+        recorder._recent_predictions,
+    )
+    assert [len(window) for window in windows] == [1, 1, 3, 1]
+    assert recorder.rates()["requests_per_minute"] == 1.0
+
+
+def test_stm_summary_counts_live_sessions_and_forgets_expired_ones(clock: _Clock) -> None:
+    recorder = monitoring.Monitoring(process_metrics())
+    recorder.session_saved("old", "node-a", 4, expires_at=clock.now + 10)
+    recorder.session_saved("live", "node-b", 2, expires_at=clock.now + 3600)
+    clock.now += 20.0
+    assert recorder.stm_summary() == {
+        "nodes_with_sessions": 1,
+        "average_stm_size": 2.0,
+        "total_stm_events": 2,
+    }
+    # Without a summary read, saving past the prune floor drops the expired entries.
+    for number in range(monitoring._STM_SIZES_PRUNE_FLOOR + 10):
+        recorder.session_saved(f"s{number}", "node-c", 1, expires_at=clock.now + 1)
+        clock.now += 2.0
+    assert len(recorder._stm_sizes) < monitoring._STM_SIZES_PRUNE_FLOOR
