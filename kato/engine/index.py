@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba.typed import List
 
 from kato.engine import kernels
 from kato.engine.matcher import Block
@@ -223,25 +222,29 @@ class PatternIndex:
             return self._overlap_arrays(state)
 
     def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
-        ids_of, counts_of, first_lengths_of = List(), List(), List()
-        state_counts = []
-        for symbol, state_count in Counter(state).items():
-            postings = self._postings.get(symbol)
-            if postings is None:
-                continue
-            ids_of.append(np.frombuffer(postings.ids, dtype=np.int32))
-            counts_of.append(np.frombuffer(postings.counts, dtype=np.uint16))
-            first_lengths_of.append(np.frombuffer(postings.first_event_lengths, dtype=np.uint16))
-            state_counts.append(state_count)
-        if not state_counts:  # (an empty typed List has no type to compile for)
+        held = [
+            (self._postings[symbol], state_count)
+            for symbol, state_count in Counter(state).items()
+            if symbol in self._postings
+        ]
+        if not held:
             none = np.zeros(0, dtype=np.int32)
             return Overlaps(none.astype(np.int64), none, none, none, none.astype(np.uint64))
         size = len(self._patterns)
-        ids, overlap, lengths, first_event_length, keys = kernels.overlap_scan(
-            ids_of,
-            counts_of,
-            first_lengths_of,
-            np.array(state_counts, dtype=np.int32),
+        overlap_by_id = np.zeros(size, np.int32)
+        first_length_by_id = np.zeros(size, np.int32)
+        for postings, state_count in held:
+            kernels.add_postings(
+                np.frombuffer(postings.ids, dtype=np.int32),
+                np.frombuffer(postings.counts, dtype=np.uint16),
+                np.frombuffer(postings.first_event_lengths, dtype=np.uint16),
+                np.int32(state_count),
+                overlap_by_id,
+                first_length_by_id,
+            )
+        ids, overlap, lengths, first_event_length, keys = kernels.collect_overlaps(
+            overlap_by_id,
+            first_length_by_id,
             np.frombuffer(self._lengths, dtype=np.int32)[:size],
             np.frombuffer(self._name_keys, dtype=np.uint64)[:size],
         )
