@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 
 from rapidfuzz import fuzz
@@ -36,7 +36,7 @@ def flat_diff(a: Sequence[str], state: BlockMatcher) -> tuple[list[str], list[st
     )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class FlatAlignment:
     """Result of §6.5 for one candidate."""
 
@@ -45,7 +45,25 @@ class FlatAlignment:
     past_length: int  # len(past_flat)
     present_length: int  # len(present_flat)
     extras_count: int  # len(extras_flat) of the flat diff: only the count is ever used
-    anomalies: list[dict[str, object]] = field(default_factory=list)
+    anomalies: list[dict[str, object]]
+
+    # Written out because mypyc compiles an explicit __init__, while a dataclass's
+    # generated one stays interpreted Python (several hundred are built per prediction).
+    def __init__(
+        self,
+        blocks: list[Block],
+        matches: list[str],
+        past_length: int,
+        present_length: int,
+        extras_count: int,
+        anomalies: list[dict[str, object]] | None = None,
+    ) -> None:
+        self.blocks = blocks
+        self.matches = matches
+        self.past_length = past_length
+        self.present_length = present_length
+        self.extras_count = extras_count
+        self.anomalies = [] if anomalies is None else anomalies
 
 
 def flat_alignment(

@@ -193,7 +193,7 @@ class _Scored:
     blocks: list[Block] | None = None  # the matcher's blocks, once computed
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Candidate:
     """An aligned ensemble member: its present events are ``[first, last)`` (§6.6)."""
 
@@ -209,7 +209,38 @@ class _Candidate:
     confidence: float
     snr: float
     fragmentation: float
-    summary: PatternSummary | None = None
+    summary: PatternSummary | None
+
+    # Written out because mypyc compiles an explicit __init__, while a dataclass's
+    # generated one stays interpreted Python (hundreds are built per prediction).
+    def __init__(
+        self,
+        pattern: IndexedPattern,
+        name: str,
+        similarity: float,
+        alignment: FlatAlignment | None,
+        blocks: list[Block] | None,
+        first: int,
+        last: int,
+        present: tuple[str, ...],
+        evidence: float,
+        confidence: float,
+        snr: float,
+        fragmentation: float,
+    ) -> None:
+        self.pattern = pattern
+        self.name = name
+        self.similarity = similarity
+        self.alignment = alignment
+        self.blocks = blocks
+        self.first = first
+        self.last = last
+        self.present = present
+        self.evidence = evidence
+        self.confidence = confidence
+        self.snr = snr
+        self.fragmentation = fragmentation
+        self.summary = None
 
     @classmethod
     def of(
@@ -786,16 +817,31 @@ def _canonical_key(value: Any) -> bytes:
     return canonical.encode("utf-8", "surrogatepass")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _FutureGroup:
     """Ensemble members with equal futures (§6.14): the future is that of the first in
     name order, ``pattern``, from its event ``last`` on."""
 
     pattern: IndexedPattern
     last: int
-    total_weighted_frequency: float = 0.0
-    supporting_patterns: int = 0
-    aggregate_potential: float = 0.0
+    total_weighted_frequency: float
+    supporting_patterns: int
+    aggregate_potential: float
+
+    # An explicit __init__ is compiled by mypyc (see _Candidate).
+    def __init__(
+        self,
+        pattern: IndexedPattern,
+        last: int,
+        total_weighted_frequency: float = 0.0,
+        supporting_patterns: int = 0,
+        aggregate_potential: float = 0.0,
+    ) -> None:
+        self.pattern = pattern
+        self.last = last
+        self.total_weighted_frequency = total_weighted_frequency
+        self.supporting_patterns = supporting_patterns
+        self.aggregate_potential = aggregate_potential
 
 
 def _future_groups(objects: list[JSONObject], ensemble: list[_Candidate]) -> list[_FutureGroup]:
@@ -919,7 +965,7 @@ def _fast_path(
     ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class _FastPathAlignment:
     """§6.19's flat alignment of a candidate, whose first symbol is the state's one symbol.
 
@@ -935,10 +981,27 @@ class _FastPathAlignment:
     extras: list[str]
     blocks: int
 
+    # An explicit __init__ is compiled by mypyc (see _Candidate).
+    def __init__(
+        self,
+        past: list[str],
+        present: list[str],
+        matches: list[str],
+        missing: list[str],
+        extras: list[str],
+        blocks: int,
+    ) -> None:
+        self.past = past
+        self.present = present
+        self.matches = matches
+        self.missing = missing
+        self.extras = extras
+        self.blocks = blocks
+
     @classmethod
     def of(cls, flat: Sequence[str], symbol: str) -> _FastPathAlignment:
         assert flat[0] == symbol
-        return cls(past=[], present=[symbol], matches=[symbol], missing=[], extras=[], blocks=1)
+        return cls([], [symbol], [symbol], [], [], 1)
 
 
 def _fast_path_core(
