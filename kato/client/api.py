@@ -177,7 +177,7 @@ def default_ssl_context() -> ssl.SSLContext:
     """httpx's default verifying context, built once per process and shared by every client.
 
     httpx builds one for each client it creates, even for ``http://`` URLs, and loading the
-    certificate bundle takes tens of milliseconds (48 ms here): more than a hundred requests'
+    certificate bundle takes tens of milliseconds (28 ms here): more than a hundred requests'
     worth of client CPU for code that opens a client per task. ``SSL_CERT_FILE`` and
     ``SSL_CERT_DIR`` are read when the first client is created.
     """

@@ -18,9 +18,9 @@ results are the same integers and bit-identical floats (binary64, no fast-math):
 * :func:`single_symbol_blocks` — ``pruning.candidate_blocks`` at LCS 1 and
   :func:`kato.engine.alignment.present_events`;
 * :func:`add_postings`, :func:`collect_overlaps` and :func:`split_scan` — the symbol
-  overlap of every pattern
-  with the state, and the split of the candidates by it (``similarity.token_score``
-  and ``passes_threshold`` at LCS 1), once NumPy passes over every candidate.
+  overlap of every pattern with the state, and the split of the candidates by it
+  (``similarity.token_score`` and ``passes_threshold`` at LCS 1), once NumPy passes over
+  every candidate.
 
 ``tests/engine/test_kernels.py`` compares them with the Python code, and the
 indexed-versus-brute-force property test covers them end to end.

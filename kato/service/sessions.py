@@ -97,6 +97,15 @@ class SessionService:
         if self.context.settings.session_auto_extend:
             record.expires_at = expiry(utc_now(), record.ttl_seconds)
 
+    def _remember(self, record: SessionRecord) -> None:
+        """Tell this worker's monitoring the saved session's STM length and new expiry."""
+        self.context.monitoring.session_saved(
+            record.session_id,
+            record.node_id,
+            len(record.state.stm),
+            record.expires_at.timestamp(),
+        )
+
     def is_live(self, session_id: str) -> bool:
         """The guard's check before routing: is the session live? (No write.)"""
         return self.status(session_id) == "live"
@@ -110,6 +119,7 @@ class SessionService:
             if self.context.settings.session_auto_extend:
                 self._slide(record)
                 self._store.save(record)
+                self._remember(record)
             return True
 
     @contextmanager
@@ -127,9 +137,7 @@ class SessionService:
             self._slide(record)
             self._store.save(record)
             _route_slid()
-        self.context.monitoring.session_saved(
-            session_id, record.node_id, len(record.state.stm), record.expires_at.timestamp()
-        )
+        self._remember(record)
 
     def extend(self, session_id: str, ttl_seconds: int) -> int:
         """Set the session's TTL for all following accesses (api.md §3.4); return it."""
@@ -141,6 +149,7 @@ class SessionService:
             record.ttl_seconds = ttl_seconds
             record.expires_at = expiry(utc_now(), ttl_seconds)
             self._store.save(record)
+            self._remember(record)
             _route_slid()  # the new expiry stands, even when it is already past
         return ttl_seconds
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -207,3 +208,21 @@ def test_stm_summary_counts_live_sessions_and_forgets_expired_ones(clock: _Clock
         recorder.session_saved(f"s{number}", "node-c", 1, expires_at=clock.now + 1)
         clock.now += 2.0
     assert len(recorder._stm_sizes) < monitoring._STM_SIZES_PRUNE_FLOOR
+
+
+def test_stm_summary_follows_extended_and_slid_expiries(client: TestClient) -> None:
+    monitoring_of_app = client.app.state.kato.monitoring  # type: ignore[attr-defined]
+    session_id = client.post("/sessions", json={"node_id": "summary", "ttl_seconds": 60}).json()[
+        "session_id"
+    ]
+    assert (
+        client.post(f"/sessions/{session_id}/observe", json={"strings": ["a"]}).status_code == 200
+    )
+    observed_expiry = monitoring_of_app._stm_sizes[session_id][2]
+    assert client.post(f"/sessions/{session_id}/extend?ttl_seconds=7200").status_code == 200
+    extended_expiry = monitoring_of_app._stm_sizes[session_id][2]
+    assert extended_expiry - observed_expiry > 7000  # remembered without another observe
+    time.sleep(0.01)
+    assert client.get(f"/sessions/{session_id}/stm").status_code == 200  # slid by the guard
+    assert monitoring_of_app._stm_sizes[session_id][2] > extended_expiry
+    assert monitoring_of_app.stm_summary()["total_stm_events"] == 1
