@@ -509,6 +509,22 @@ class Frontier:
     def full(self) -> bool:
         return self.keep > 0 and int(self.size[0]) == self.keep
 
+    def contenders(self, pre: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Positions of the candidates ``(pre, keys)`` that may be among the ``keep`` best,
+        given that every one of them that could be was offered to this frontier.
+
+        When full, the frontier holds the ``keep`` best pairs, so a candidate strictly
+        worse than its cut is beaten by ``keep`` others: only those above the cut, or at
+        it with a name key up to the cut's, remain (equal keys: full names decide). A
+        superset of the answer that is usually ``keep`` long, so selecting the best among
+        it gives the same positions as selecting among all, without a pass that
+        partitions every candidate.
+        """
+        if not self.full:
+            return np.arange(pre.size)
+        cut, cut_key = self.heap_pre[0], self.heap_keys[0]
+        return np.flatnonzero((pre > cut) | ((pre == cut) & (keys <= cut_key)))
+
     def may_enter(self, upper: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Whether a candidate with pre-potential at most ``upper`` could still enter.
 

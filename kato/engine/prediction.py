@@ -394,10 +394,12 @@ def _indexed_ensemble(
     keep = 3 * config.max_predictions
     fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
     bulk_pre = bulk.pre_potentials(len(state))
-    multi = _scored_multi(
-        index, overlaps, positions, None if fuzzy else bulk_pre, bulk.name_keys, state, config
-    )
-    if fuzzy:
+    frontier = None
+    if not fuzzy:
+        frontier = Frontier(keep)
+        frontier.add(bulk_pre, bulk.name_keys)
+    multi = _scored_multi(index, overlaps, positions, frontier, state, config)
+    if frontier is None:
         # Fuzzy tokens change matches and snr after alignment: align everyone.
         scores = multi.scores
         scored = _materialise(bulk, index, matcher, range(len(bulk))) + [
@@ -410,12 +412,19 @@ def _indexed_ensemble(
         chosen_multi: Iterable[int] = range(len(multi))
     else:
         all_ids = np.concatenate([bulk.ids, multi.ids])
-        chosen = top_by_pre_potential(
-            np.concatenate([bulk_pre, multi.scores.pre]),
-            np.concatenate([bulk.name_keys, multi.name_keys]),
-            keep,
-            lambda position: index.pattern(int(all_ids[position])).name,
-        ).tolist()
+        pre = np.concatenate([bulk_pre, multi.scores.pre])
+        keys = np.concatenate([bulk.name_keys, multi.name_keys])
+        # Every candidate that can be kept was offered to the frontier (the bulk ones,
+        # then each one the kernel scored): only its contenders need ranking.
+        contenders = frontier.contenders(pre, keys)
+        chosen = contenders[
+            top_by_pre_potential(
+                pre[contenders],
+                keys[contenders],
+                keep,
+                lambda position: index.pattern(int(all_ids[contenders[position]])).name,
+            )
+        ].tolist()
         offset = len(bulk)
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
@@ -428,13 +437,14 @@ def _scored_multi(
     index: PatternIndex,
     overlaps: Overlaps,
     positions: np.ndarray,
-    bulk_pre: np.ndarray | None,
-    bulk_keys: np.ndarray,
+    frontier: Frontier | None,
     state: list[str],
     config: EngineConfig,
 ) -> MultiSymbolCandidates:
     """The candidates sharing two or more symbols that can still be among the 3K best,
-    exactly scored by the kernel (all of them when ``bulk_pre`` is None).
+    exactly scored by the kernel (all of them when ``frontier`` is None). ``frontier``
+    holds the 3K best of the bulk candidates, and the kernel offers it each candidate
+    it scores.
 
     A candidate whose bound (:func:`upper_pre_potentials`, then the kernel's own) is
     below the 3K-th best exact pre-potential known so far, or equal to it with a larger
@@ -447,14 +457,12 @@ def _scored_multi(
     ids = overlaps.ids[positions]
     keys = overlaps.name_keys[positions]
     threshold = config.recall_threshold
-    if bulk_pre is None:
+    if frontier is None:
         return MultiSymbolCandidates.passing(
             ids, keys, index.score_candidates(ids, state, threshold)
         )
     overlap = overlaps.overlap[positions]
     upper = upper_pre_potentials(overlap, overlaps.lengths[positions], len(state))
-    frontier = Frontier(3 * config.max_predictions)
-    frontier.add(bulk_pre, bulk_keys)
     parts = []
     # Overlaps are small: a stable sort of 16-bit values is a radix sort, one pass. (The
     # order only decides how much the bounds skip, never the result.)

@@ -97,6 +97,21 @@ def test_frontier_keeps_the_best_pairs(
 
 
 @settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(st.tuples(PRE, KEY), max_size=12), keep=st.integers(1, 4))
+def test_frontier_contenders_hold_every_pair_that_can_be_kept(
+    pairs: list[tuple[float, int]], keep: int
+) -> None:
+    pre = np.array([p for p, _ in pairs], dtype=np.float64)
+    keys = np.array([k for _, k in pairs], dtype=np.uint64)
+    frontier = kernels.Frontier(keep)
+    frontier.add(pre, keys)
+    # A pair beaten by fewer than ``keep`` others may be kept (equal pairs tie, and full
+    # names decide): it is a contender; a pair beaten by ``keep`` or more is not.
+    expected = [i for i, (p, k) in enumerate(pairs) if _beaten_by(pairs, p, k) < keep]
+    assert frontier.contenders(pre, keys).tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     patterns=st.lists(PATTERN, min_size=1, max_size=8),
     state=STATE,
