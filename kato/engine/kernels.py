@@ -459,6 +459,35 @@ def offer_all(
 
 
 @njit(cache=True, nogil=True)
+def offer_while_few_enter(
+    pre: np.ndarray,
+    keys: np.ndarray,
+    heap_pre: np.ndarray,
+    heap_keys: np.ndarray,
+    size: np.ndarray,
+    budget: int,
+) -> int:
+    """Offer the pairs in order until more than ``budget`` of them have entered the
+    frontier; the number offered (all of them unless the budget ran out).
+
+    Once the frontier is full, a pair is compared with the cut here and only one that
+    beats it costs a call and a sift-down.
+    """
+    keep = heap_pre.size
+    if keep == 0:  # keeps nothing: every pair is offered, and none enters
+        return pre.size
+    entered = 0
+    for c in range(pre.size):
+        if size[0] == keep and not _worse(heap_pre[0], heap_keys[0], pre[c], keys[c]):
+            continue
+        offer(pre[c], keys[c], heap_pre, heap_keys, size)
+        entered += 1
+        if entered > budget:
+            return c + 1
+    return pre.size
+
+
+@njit(cache=True, nogil=True)
 def _may_enter(
     upper: np.ndarray,
     keys: np.ndarray,
@@ -491,19 +520,34 @@ class Frontier:
         return self.heap_pre, self.heap_keys, self.size
 
     def add(self, pre: np.ndarray, keys: np.ndarray) -> None:
-        if pre.size > self.keep > 0:  # only the best ``keep`` can stay: select them in bulk
-            k = pre.size - self.keep
-            cut = np.partition(pre, k)[k]
-            above = np.flatnonzero(pre > cut)
-            tied = np.flatnonzero(pre == cut)
-            need = self.keep - above.size  # >= 1: the cut itself is among the best
-            if tied.size > need:
-                tied = tied[np.argpartition(keys[tied], need - 1)[:need]]
-            chosen = np.concatenate([above, tied])
-            pre, keys = pre[chosen], keys[chosen]
-        offer_all(
-            pre.astype(np.float64, copy=False), keys.astype(np.uint64, copy=False), *self.arrays
-        )
+        """Offer every pair.
+
+        In most orders few pairs beat the cut once the frontier is full (about ``keep``
+        times the log of their number, in a random order), so they are offered one by
+        one. An order in which most would enter (rising pre-potentials) would cost a
+        sift-down each: past ``16 * keep`` entries, the rest is narrowed to its own
+        ``keep`` best by a selection first, which only the best of it could survive.
+        """
+        pre = pre.astype(np.float64, copy=False)
+        keys = keys.astype(np.uint64, copy=False)
+        offered = offer_while_few_enter(pre, keys, *self.arrays, 16 * self.keep)
+        if offered < pre.size:
+            pre, keys = pre[offered:], keys[offered:]
+            chosen = self._best(pre, keys)
+            offer_all(pre[chosen], keys[chosen], *self.arrays)
+
+    def _best(self, pre: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Positions of the ``keep`` best pairs (a tie at the cut to the smaller keys)."""
+        if pre.size <= self.keep:
+            return np.arange(pre.size)
+        k = pre.size - self.keep
+        cut = np.partition(pre, k)[k]
+        above = np.flatnonzero(pre > cut)
+        tied = np.flatnonzero(pre == cut)
+        need = self.keep - above.size  # >= 1: the cut itself is among the best
+        if tied.size > need:
+            tied = tied[np.argpartition(keys[tied], need - 1)[:need]]
+        return np.concatenate([above, tied])
 
     @property
     def full(self) -> bool:
@@ -702,6 +746,7 @@ def warm_up() -> None:
     candidates = np.zeros(1, dtype=np.int64)
     heap = (np.zeros(1, np.float64), np.zeros(1, np.uint64), np.zeros(1, np.int64))
     offer_all(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap)
+    offer_while_few_enter(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap, 1)
     score_candidates(
         candidates,
         *patterns,

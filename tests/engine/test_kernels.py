@@ -96,6 +96,29 @@ def test_frontier_keeps_the_best_pairs(
         assert (frontier.heap_pre[0], frontier.heap_keys[0]) == best[-1]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    pres=st.lists(st.integers(0, 40), min_size=1, max_size=200),
+    keys=st.lists(st.sampled_from([0, 7, 2**63, 2**64 - 1]), min_size=200, max_size=200),
+    keep=st.integers(1, 3),
+)
+def test_frontier_keeps_the_best_pairs_when_most_would_enter(
+    pres: list[int], keys: list[int], keep: int
+) -> None:
+    # Rising pre-potentials make nearly every pair enter: past 16 * keep entries the
+    # frontier selects the best of the rest first.
+    pairs = [(p / 8, k) for p, k in zip(sorted(pres), keys, strict=False)]
+    frontier = kernels.Frontier(keep)
+    frontier.add(
+        np.array([p for p, _ in pairs], dtype=np.float64),
+        np.array([k for _, k in pairs], dtype=np.uint64),
+    )
+    size = int(frontier.size[0])
+    pre, held = frontier.heap_pre[:size].tolist(), frontier.heap_keys[:size].tolist()
+    best = sorted(pairs, key=lambda pair: (-pair[0], pair[1]))[:keep]
+    assert sorted(zip(pre, held, strict=True)) == sorted(best)
+
+
 @settings(max_examples=300, deadline=None)
 @given(pairs=st.lists(st.tuples(PRE, KEY), max_size=12), keep=st.integers(1, 4))
 def test_frontier_contenders_hold_every_pair_that_can_be_kept(
