@@ -411,21 +411,21 @@ def _indexed_ensemble(
         chosen_bulk: Iterable[int] = range(len(bulk))
         chosen_multi: Iterable[int] = range(len(multi))
     else:
-        all_ids = np.concatenate([bulk.ids, multi.ids])
-        pre = np.concatenate([bulk_pre, multi.scores.pre])
-        keys = np.concatenate([bulk.name_keys, multi.name_keys])
         # Every candidate that can be kept was offered to the frontier (the bulk ones,
         # then each one the kernel scored): only its contenders need ranking.
-        contenders = frontier.contenders(pre, keys)
-        chosen = contenders[
+        in_bulk = frontier.contenders(bulk_pre, bulk.name_keys)
+        in_multi = frontier.contenders(multi.scores.pre, multi.name_keys)
+        offset = len(bulk)
+        positions = np.concatenate([in_bulk, in_multi + offset])  # bulk first, then multi
+        ids = np.concatenate([bulk.ids[in_bulk], multi.ids[in_multi]])
+        chosen = positions[
             top_by_pre_potential(
-                pre[contenders],
-                keys[contenders],
+                np.concatenate([bulk_pre[in_bulk], multi.scores.pre[in_multi]]),
+                np.concatenate([bulk.name_keys[in_bulk], multi.name_keys[in_multi]]),
                 keep,
-                lambda position: index.pattern(int(all_ids[contenders[position]])).name,
+                lambda position: index.pattern(int(ids[position])).name,
             )
         ].tolist()
-        offset = len(bulk)
         chosen_bulk = (p for p in chosen if p < offset)
         chosen_multi = [p - offset for p in chosen if p >= offset]
     ensemble = _from_bulk(index, bulk, state, chosen_bulk)
