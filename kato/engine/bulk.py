@@ -4,10 +4,11 @@ On real vocabularies most patterns that pass a low recall threshold share a sing
 (frequent) symbol with the state. For them everything the pruning step needs has
 a closed form: the LCS is 1, the matcher finds one block at the first occurrence
 of that symbol, the present region is the event holding it, and the flat diff
-leaves ``S - 1`` extras. These functions evaluate the contract's formulas for all
-of them at once with NumPy, operation by operation in the same order as the scalar
-code, so every value is bit-identical to it (binary64 arithmetic is the same in
-NumPy and Python); a property test compares them with the per-candidate path.
+leaves ``S - 1`` extras. Their token scores and pre-potentials come from one compiled
+pass over the overlaps (:func:`kato.engine.kernels.split_scan`), operation by operation
+in the same order as the scalar code, so every value is bit-identical to it (binary64
+arithmetic is the same in numba and Python); tests compare them with the scalar
+formulas and with the per-candidate path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kato.engine import metrics
 from kato.engine.index import Overlaps
 from kato.engine.kernels import CandidateScores, overlap_bounds, split_scan
 
@@ -27,20 +27,12 @@ class SingleSymbolCandidates:
     """Candidates with overlap 1 that passed both threshold tests (aligned arrays)."""
 
     ids: np.ndarray
-    lengths: np.ndarray
-    first_event_length: np.ndarray
     name_keys: np.ndarray
     scores: np.ndarray
+    pre: np.ndarray  # pre-potentials: one match, one block, ``S - 1`` extras
 
     def __len__(self) -> int:
         return int(self.ids.size)
-
-    def pre_potentials(self, state_length: int) -> np.ndarray:
-        """:func:`metrics.pre_potential` with one match, one block and ``S - 1`` extras."""
-        snr = metrics.snr(1, state_length - 1)
-        evidence = 1.0 / self.lengths
-        confidence = 1.0 / self.first_event_length
-        return metrics.pre_potential(evidence, confidence, snr, 0.0)  # elementwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +83,11 @@ def split_by_overlap(
     Patterns whose overlap bound ``2*o/(P+S)`` cannot reach the threshold are
     dropped from both groups (:func:`kato.engine.kernels.split_scan`, one compiled pass).
     """
-    chosen, scores, multi = split_scan(overlaps.overlap, overlaps.lengths, state_length, threshold)
+    chosen, scores, pre, multi = split_scan(
+        overlaps.overlap, overlaps.lengths, overlaps.first_event_length, state_length, threshold
+    )
     bulk = SingleSymbolCandidates(
-        ids=overlaps.ids[chosen],
-        lengths=overlaps.lengths[chosen],
-        first_event_length=overlaps.first_event_length[chosen],
-        name_keys=overlaps.name_keys[chosen],
-        scores=scores,
+        ids=overlaps.ids[chosen], name_keys=overlaps.name_keys[chosen], scores=scores, pre=pre
     )
     return bulk, multi
 

@@ -359,18 +359,25 @@ def collect_overlaps(
 
 @njit(cache=True, nogil=True)
 def split_scan(
-    overlap: np.ndarray, lengths: np.ndarray, state_length: int, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over the overlaps: ``(single, scores, multi)`` positions.
+    overlap: np.ndarray,
+    lengths: np.ndarray,
+    first_event_length: np.ndarray,
+    state_length: int,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over the overlaps: ``(single, scores, pre, multi)``.
 
     A candidate whose overlap bound ``2*o/(P+S)`` cannot reach the threshold (less a
-    margin: the LCS is at most ``o``) is in neither. ``single``: overlap 1 and passing
-    both threshold tests of §6.3 with LCS 1, with its token score ``((2.0 * 1) / (P + S))
-    * 100.0`` in ``scores``; ``multi``: overlap 2 or more.
+    margin: the LCS is at most ``o``) is in neither. ``single``: the positions with
+    overlap 1 that pass both threshold tests of §6.3 with LCS 1, with their token score
+    ``((2.0 * 1) / (P + S)) * 100.0`` in ``scores`` and their pre-potential in ``pre``:
+    one match, one block, the event holding it as the present, ``S - 1`` extras.
+    ``multi``: the positions with overlap 2 or more.
     """
     n = overlap.size
     single = np.empty(n, np.int64)
     scores = np.empty(n, np.float64)
+    pre = np.empty(n, np.float64)
     multi = np.empty(n, np.int64)
     reach = threshold - 1e-7
     a = b = 0
@@ -382,11 +389,12 @@ def split_scan(
             score = _token_score(1, lengths[x], state_length)
             if _passes_threshold(score, threshold):
                 single[a], scores[a] = x, score
+                pre[a] = _pre_potential(1, 1, lengths[x], first_event_length[x], state_length)
                 a += 1
         elif o > 1:
             multi[b] = x
             b += 1
-    return single[:a].copy(), scores[:a].copy(), multi[:b].copy()
+    return single[:a].copy(), scores[:a].copy(), pre[:a].copy(), multi[:b].copy()
 
 
 # -- the bounded search's frontier -------------------------------------------------
@@ -667,14 +675,23 @@ def _block_summary(
     end = blocks[count - 1, 0] + blocks[count - 1, 2]
     first, last = _present_range(a, pattern_starts, i0, end)
     present = pattern_starts[last] - pattern_starts[first]
-    evidence = matched / a.size
+    return _pre_potential(matched, count, a.size, present, size), matched, first, last
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pre_potential(matched: int, blocks: int, length: int, present: int, size: int) -> float:
+    """§6.11's pre-potential of a pattern of ``length`` symbols with ``matched`` of them
+    in ``blocks`` blocks and ``present`` in its present events, against a state of
+    ``size``: ``metrics.pre_potential`` of ``metrics.snr``, operation by operation in the
+    same order, so the same bits (tests/engine/test_kernels.py compares them)."""
+    evidence = matched / length
     confidence = 0.0 if present == 0 else matched / present
     extras = size - matched
     denominator = 2.0 * matched + extras
     snr = 0.0 if denominator == 0 else (2.0 * matched - extras) / denominator
-    fragmentation = float(count - 1)
+    fragmentation = float(blocks - 1)
     term = 0.0 if fragmentation == -1 else 1.0 / (fragmentation + 1)
-    return (evidence + confidence) * snr + term, matched, first, last
+    return (evidence + confidence) * snr + term
 
 
 @njit(cache=True, nogil=True)
@@ -763,6 +780,6 @@ def warm_up() -> None:
     accumulated = (np.zeros(1, np.int32), np.zeros(1, np.int32))
     add_postings(np.zeros(1, np.int32), *(np.ones(1, np.uint16),) * 2, np.int32(1), *accumulated)
     collect_overlaps(*accumulated, one, np.ones(1, np.uint64))
-    split_scan(np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
+    split_scan(np.ones(1, np.int32), np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
     Frontier(1).may_enter(np.ones(1), np.zeros(1, np.uint64))
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

@@ -393,7 +393,7 @@ def _indexed_ensemble(
     bulk, positions = split_by_overlap(overlaps, len(state), threshold)
     keep = 3 * config.max_predictions
     fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
-    bulk_pre = bulk.pre_potentials(len(state))
+    bulk_pre = bulk.pre
     frontier = None
     if not fuzzy:
         frontier = Frontier(keep)

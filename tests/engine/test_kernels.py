@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kato.engine import kernels, pruning
+from kato.engine import kernels, metrics, pruning
 from kato.engine.alignment import present_events
 from kato.engine.bulk import upper_pre_potentials
 from kato.engine.index import PatternIndex, name_key
@@ -249,16 +249,25 @@ def test_overlap_arrays_count_shared_symbols(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    rows=st.lists(st.tuples(st.integers(1, 6), st.integers(1, 18)), max_size=30),
+    rows=st.lists(
+        st.tuples(st.integers(1, 6), st.integers(1, 18), st.integers(1, 18)), max_size=30
+    ),
     state_length=st.integers(1, 12),
     threshold=st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
 )
 def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
-    rows: list[tuple[int, int]], state_length: int, threshold: float
+    rows: list[tuple[int, int, int]], state_length: int, threshold: float
 ) -> None:
-    overlap = np.array([o for o, _ in rows], dtype=np.int32)
-    lengths = np.array([max(o, length) for o, length in rows], dtype=np.int32)
-    single, scores, multi = kernels.split_scan(overlap, lengths, state_length, threshold)
+    overlap = np.array([o for o, _, _ in rows], dtype=np.int32)
+    lengths = np.array([max(o, length) for o, length, _ in rows], dtype=np.int32)
+    # the event holding the one shared symbol: at most the pattern's length
+    first = np.array(
+        [min(f, length) for f, length in zip([r[2] for r in rows], lengths.tolist(), strict=True)],
+        dtype=np.int32,
+    )
+    single, scores, pre, multi = kernels.split_scan(
+        overlap, lengths, first, state_length, threshold
+    )
     reachable = [
         2.0 * o / (length + state_length) >= threshold - 1e-7
         for o, length in zip(overlap.tolist(), lengths.tolist(), strict=True)
@@ -272,6 +281,10 @@ def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
     ]
     assert single.tolist() == expected_single
     assert scores.tolist() == [token_score(1, int(lengths[x]), state_length) for x in single]
+    snr = metrics.snr(1, state_length - 1)
+    assert pre.tolist() == [  # the same bits as the scalar formulas
+        metrics.pre_potential(1.0 / int(lengths[x]), 1.0 / int(first[x]), snr, 0.0) for x in single
+    ]
     assert multi.tolist() == [x for x, o in enumerate(overlap.tolist()) if o > 1 and reachable[x]]
 
 
