@@ -6,13 +6,14 @@ together; the timings themselves are printed by the full runs, never asserted.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench import observe_phases, overhead, predictions, training
+from bench import engine_queries, observe_phases, overhead, predictions, training
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,12 @@ def test_training_chunks_are_the_shares_cut_in_learn_sized_pieces_round_by_round
     assert chunks[1] == [["e1"], ["e3"], ["e5"], ["e7"], ["e9"]]
     assert chunks[4] == [["e20"], ["e22"]] and chunks[5] == [["e21"]]
     assert sorted(event[0] for chunk in chunks for event in chunk) == sorted(e[0] for e in events)
+
+
+def test_engine_queries_benchmark_times_the_engine_and_leaves_the_collector_as_it_was() -> None:
+    threshold = gc.get_threshold()
+    assert engine_queries.run(size=300, queries=3, rounds=2) > 0
+    assert gc.get_threshold() == threshold  # the worker's pace only while it timed
 
 
 def test_observe_phases_benchmark_times_the_compiled_observe() -> None:
