@@ -126,7 +126,7 @@ class SqliteKnowledgeBase:
 
     def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
         rows = self._pattern_rows(names, "frequency, emotives")
-        return {name: PatternSummary(count, loads(emotives)) for name, count, emotives in rows}
+        return _summaries(rows)
 
     def summary_changes(
         self, since: SummaryPosition | None
@@ -433,3 +433,23 @@ class SqliteKnowledgeBase:
                 "precomputed_version = -1 WHERE node = ?",
                 (self._node,),
             )
+
+
+_NO_EMOTIVES = (b"[]", "[]")
+
+
+def _summaries(rows: Iterable[tuple[Any, ...]]) -> dict[str, PatternSummary]:
+    """Summaries of ``(name, frequency, emotives)`` rows. The patterns without emotives of
+    one read share one summary per frequency (summaries are read only), so that a worker's
+    cache of a million, filled 10,000 at a time, costs little more than its dict."""
+    plain: dict[int, PatternSummary] = {}
+    summaries: dict[str, PatternSummary] = {}
+    for name, count, emotives in rows:
+        if emotives in _NO_EMOTIVES:
+            summary = plain.get(count)
+            if summary is None:
+                summary = plain[count] = PatternSummary(count, [])
+        else:
+            summary = PatternSummary(count, loads(emotives))
+        summaries[name] = summary
+    return summaries

@@ -101,3 +101,13 @@ def test_preload_reads_in_bounded_batches_and_respects_the_bound(
     assert sorted(cache.get(kb, names)) == sorted(names)
     assert kb.read == []
     backend.close()
+
+
+def test_cache_keys_are_the_callers_strings_not_the_stores_copies(tmp_path: Path) -> None:
+    # A cache of a million summaries would otherwise hold a second copy of every name.
+    backend = EmbeddedBackend(tmp_path)
+    learn(backend.node("n").kb, FIRST)
+    name = "".join(make_update(FIRST).name)  # a string object of the caller's own
+    cache = SummaryCache()
+    assert cache.get(backend.node("n").kb, [name])[name].frequency == 1
+    assert [key is name for key in cache._summaries] == [True]

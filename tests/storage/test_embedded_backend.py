@@ -154,3 +154,25 @@ def test_a_foreign_writer_makes_saves_unavailable_while_reads_go_on(
         foreign.close()
     backend.sessions.save(session)  # the database is free again
     backend.close()
+
+
+def test_summaries_without_emotives_are_shared_per_frequency(tmp_path: Path) -> None:
+    kb = EmbeddedBackend(tmp_path).node("n").kb
+    plain = [[["a"], ["b"]], [["c"], ["d"]], [["e"], ["f"]]]
+    for pattern in plain:
+        learn(kb, pattern)
+    learn(kb, plain[2])  # frequency 2
+    learn(kb, [["g"], ["h"]], [{"joy": 0.5}])
+    names = [make_update(p).name for p in [*plain, [["g"], ["h"]]]]
+    read = kb.pattern_summaries(names)
+    summaries = [read[name] for name in names]
+    assert [(s.frequency, s.emotives) for s in summaries] == [
+        (1, []),
+        (1, []),
+        (2, []),
+        (1, [{"joy": 0.5}]),
+    ]
+    # read only, so in one read one object stands for every pattern of a frequency without
+    # emotives
+    assert summaries[0] is summaries[1]
+    assert summaries[2] is not summaries[0] and summaries[3] is not summaries[0]
