@@ -416,9 +416,9 @@ def _indexed_ensemble(
         in_bulk = frontier.contenders(bulk_pre, bulk.name_keys)
         in_multi = frontier.contenders(multi.scores.pre, multi.name_keys)
         offset = len(bulk)
-        positions = np.concatenate([in_bulk, in_multi + offset])  # bulk first, then multi
+        contenders = np.concatenate([in_bulk, in_multi + offset])  # bulk first, then multi
         ids = np.concatenate([bulk.ids[in_bulk], multi.ids[in_multi]])
-        chosen = positions[
+        chosen = contenders[
             top_by_pre_potential(
                 np.concatenate([bulk_pre[in_bulk], multi.scores.pre[in_multi]]),
                 np.concatenate([bulk.name_keys[in_bulk], multi.name_keys[in_multi]]),
