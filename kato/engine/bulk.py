@@ -68,9 +68,12 @@ class MultiSymbolCandidates:
         )
 
 
-def upper_pre_potentials(overlap: np.ndarray, lengths: np.ndarray, state_length: int) -> np.ndarray:
-    """An upper bound of each candidate's pre-potential from its symbol overlap ``o``
-    (:func:`kato.engine.kernels.pre_potential_bound`; exactly 1.0 when ``snr(o) <= 0``)."""
+def upper_pre_potentials(
+    overlap: np.ndarray, lengths: np.ndarray, state_length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upper bounds of each candidate's pre-potential from its symbol overlap ``o``
+    (:func:`kato.engine.kernels.pre_potential_bound`): ``(upper, chained)``, the second
+    for a candidate sharing no bigram with the state (every block one symbol)."""
     return overlap_bounds(overlap, lengths, state_length)
 
 

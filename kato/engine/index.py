@@ -148,6 +148,7 @@ class PatternIndex:
                 if seq > self._last_seq:
                     self._add(name, data)
                     self._last_seq = seq
+            self._sign_new_patterns()
 
     def _reset(self, generation: int | None) -> None:
         self._generation = generation
@@ -164,6 +165,7 @@ class PatternIndex:
         self._code_offsets = array("q", [0])
         self._starts = array("i")
         self._start_offsets = array("q", [0])
+        self._signatures = array("Q")  # kernels.bigram_signatures, flat by pattern id
 
     def _add(self, name: str, data: PatternData) -> None:
         if name in self._by_name:
@@ -194,6 +196,13 @@ class PatternIndex:
         self._code_offsets.append(len(self._codes))
         self._starts.extend(starts)
         self._start_offsets.append(len(self._starts))
+
+    def _sign_new_patterns(self) -> None:
+        signed = len(self._signatures) // kernels.SIGNATURE_WORDS
+        if signed < len(self._patterns):
+            codes, offsets = self._coded_patterns()[:2]
+            added = kernels.bigram_signatures(codes, offsets, signed)
+            self._signatures.frombytes(added.tobytes())
 
     # -- queries ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -258,12 +267,15 @@ class PatternIndex:
         frontier: kernels.Frontier | None = None,
         keys: np.ndarray | None = None,
         upper: np.ndarray | None = None,
+        chained: np.ndarray | None = None,
     ) -> kernels.CandidateScores:
         """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
         marks a pattern failing the recall threshold, or one that cannot enter
-        ``frontier`` (which the scored ones update) by its bound: ``upper``, then the
+        ``frontier`` (which the scored ones update) by its bound: ``upper``, or
+        ``chained`` when it shares no bigram with the state (both from
+        :func:`kato.engine.kernels.overlap_bounds`; ``upper`` by default), then the
         kernel's own. ``keys`` are the patterns' name keys. Without a frontier none is
         skipped.
         """
@@ -272,15 +284,20 @@ class PatternIndex:
             keys = np.zeros(ids.size, dtype=np.uint64)
         if upper is None:
             upper = np.full(ids.size, np.inf)
+        if chained is None:
+            chained = upper
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
             state_codes = self._state_codes(state)
             kernels.score_candidates(
                 ids.astype(np.int64),
                 *self._coded_patterns(),
+                np.frombuffer(self._signatures, dtype=np.uint64),
                 state_codes,
+                kernels.bigram_signature(state_codes),
                 threshold,
                 upper.astype(np.float64, copy=False),
+                chained.astype(np.float64, copy=False),
                 keys.astype(np.uint64, copy=False),
                 *frontier.arrays,
                 out,

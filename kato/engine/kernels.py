@@ -268,24 +268,89 @@ def pre_potential_bound(matched: int, length: int, size: int, one_block: bool) -
     return (2.0 * matched / length) * snr + fragment + BOUND_MARGIN
 
 
+# Bounds of the small (overlap, length) pairs are memoised per call: few are distinct.
+_MEMO_SIDE = 64
+
+
 @njit(cache=True, nogil=True)
-def overlap_bounds(overlap: np.ndarray, lengths: np.ndarray, size: int) -> np.ndarray:
-    """:func:`_upper_pre_potential` of each candidate from its overlap (``m <= LCS <= o``)."""
-    out = np.empty(overlap.size, np.float64)
+def overlap_bounds(
+    overlap: np.ndarray, lengths: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_upper_pre_potential` of each candidate from its overlap (``m <= LCS <= o``):
+    ``(upper, chained)``, for any blocks and for blocks that are a chain of single
+    symbols (a candidate sharing no bigram with the state, see :func:`bigram_signature`)."""
+    upper = np.empty(overlap.size, np.float64)
+    chained = np.empty(overlap.size, np.float64)
+    memo = np.full((_MEMO_SIDE, _MEMO_SIDE, 2), np.nan)
     for c in range(overlap.size):
-        out[c] = _upper_pre_potential(lengths[c], size, overlap[c])
+        o, length = overlap[c], lengths[c]
+        if o < _MEMO_SIDE and length < _MEMO_SIDE:
+            if np.isnan(memo[o, length, 0]):
+                memo[o, length, 0] = _upper_pre_potential(length, size, o, True)
+                memo[o, length, 1] = _upper_pre_potential(length, size, o, False)
+            upper[c], chained[c] = memo[o, length, 0], memo[o, length, 1]
+        else:
+            upper[c] = _upper_pre_potential(length, size, o, True)
+            chained[c] = _upper_pre_potential(length, size, o, False)
+    return upper, chained
+
+
+@njit(cache=True, nogil=True)
+def _upper_pre_potential(length: int, size: int, most: int, one_block: bool) -> float:
+    """The largest :func:`pre_potential_bound` over every ``m <= most`` matched symbols:
+    from the overlap, or from the LCS before running the matcher on a pattern that
+    shares a bigram with the state."""
+    best = -np.inf
+    for m in range(1, most + 1):
+        best = max(best, pre_potential_bound(m, length, size, one_block))
+    return best
+
+
+# -- bigram signatures -------------------------------------------------------------
+# A pattern's signature is a 128-bit set of its hashed adjacent code pairs (two uint64
+# words). A candidate whose signature holds no bigram of the state's shares none with
+# it, so its blocks are a chain of single symbols and the tighter ``chained`` bound
+# applies before its codes are read; a hit may be a collision, and the codes decide.
+SIGNATURE_WORDS = 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bigram_bit(x: np.int32, y: np.int32) -> tuple[int, np.uint64]:
+    """Word and bit of the code pair ``(x, y)`` (both known, so non-negative)."""
+    h = np.uint64(x) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(y)
+    h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+    bit = h >> np.uint64(57)  # 0 .. 127
+    return int(bit >> np.uint64(6)), np.uint64(1) << (bit & np.uint64(63))
+
+
+@njit(cache=True, nogil=True)
+def bigram_signature(codes: np.ndarray) -> np.ndarray:
+    """The signature of a code sequence; pairs with an unknown code match nothing."""
+    out = np.zeros(SIGNATURE_WORDS, np.uint64)
+    for i in range(codes.size - 1):
+        if codes[i] != UNKNOWN and codes[i + 1] != UNKNOWN:
+            word, bit = _bigram_bit(codes[i], codes[i + 1])
+            out[word] |= bit
     return out
 
 
 @njit(cache=True, nogil=True)
-def _upper_pre_potential(length: int, size: int, most: int) -> float:
-    """The largest :func:`pre_potential_bound` over every ``m <= most`` matched symbols,
-    one block allowed: from the overlap, or from the LCS before running the matcher on a
-    pattern that shares a bigram with the state."""
-    best = -np.inf
-    for m in range(1, most + 1):
-        best = max(best, pre_potential_bound(m, length, size, True))
-    return best
+def bigram_signatures(codes: np.ndarray, code_offsets: np.ndarray, first: int) -> np.ndarray:
+    """The signatures of patterns ``first ..`` of the coded patterns, flat, in id order."""
+    count = code_offsets.size - 1 - first
+    out = np.zeros(count * SIGNATURE_WORDS, np.uint64)
+    for n in range(count):
+        p = first + n
+        signature = bigram_signature(codes[code_offsets[p] : code_offsets[p + 1]])
+        for w in range(SIGNATURE_WORDS):
+            out[n * SIGNATURE_WORDS + w] = signature[w]
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _may_share_bigram(signatures: np.ndarray, p: int, state_signature: np.ndarray) -> bool:
+    base = p * SIGNATURE_WORDS  # two words
+    return bool(signatures[base] & state_signature[0] or signatures[base + 1] & state_signature[1])
 
 
 @njit(cache=True, nogil=True)
@@ -595,9 +660,12 @@ def score_candidates(
     code_offsets: np.ndarray,
     starts: np.ndarray,
     start_offsets: np.ndarray,
+    signatures: np.ndarray,
     state: np.ndarray,
+    state_signature: np.ndarray,
     threshold: float,
     upper: np.ndarray,
+    chained: np.ndarray,
     keys: np.ndarray,
     heap_pre: np.ndarray,
     heap_keys: np.ndarray,
@@ -609,8 +677,10 @@ def score_candidates(
     A candidate failing either threshold test of §6.3, or without a block, gets
     ``pre = -inf`` (its other block fields are then meaningless). So does one that
     cannot enter the frontier (``heap_*``, see :func:`excluded`): by ``upper`` (known
-    before anything is computed), then, for a pattern sharing a bigram with the state, by
-    :func:`_upper_pre_potential` from its LCS; without a shared bigram the blocks are a
+    before anything is computed); by ``chained`` when the signatures (``signatures``,
+    flat by pattern id, and ``state_signature``) show that it shares no bigram with the
+    state, before its codes are read; then, for a pattern sharing a bigram, by
+    :func:`_upper_pre_potential` from its LCS. Without a shared bigram the blocks are a
     cheap chain (:func:`_chained_blocks`), so its exact pre-potential decides before its
     LCS is computed (``lcs`` stays 0 when that excludes it). Every exact pre-potential
     that passes is offered to the frontier, so the cut rises as candidates are scored;
@@ -632,13 +702,16 @@ def score_candidates(
         if excluded(upper[c], keys[c], heap_pre, heap_keys, heap_size[0]):
             continue
         p = candidates[c]
+        hinted = _may_share_bigram(signatures, p, state_signature)
+        if not hinted and excluded(chained[c], keys[c], heap_pre, heap_keys, heap_size[0]):
+            continue
         a = codes[code_offsets[p] : code_offsets[p + 1]]
         pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
-        if _shares_bigram(a, state):
+        if hinted and _shares_bigram(a, state):
             if not _scored(a, state, row, threshold, out, c):
                 continue
             full = heap_size[0] == heap_pre.size > 0  # only then can a bound exclude
-            bound = _upper_pre_potential(a.size, size, out.lcs[c]) if full else np.inf
+            bound = _upper_pre_potential(a.size, size, out.lcs[c], True) if full else np.inf
             if excluded(bound, keys[c], heap_pre, heap_keys, heap_size[0]):
                 continue
             count = _greedy_blocks(a, state, scratch, blocks)
@@ -764,11 +837,16 @@ def warm_up() -> None:
     heap = (np.zeros(1, np.float64), np.zeros(1, np.uint64), np.zeros(1, np.int64))
     offer_all(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap)
     offer_while_few_enter(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap, 1)
+    signatures = bigram_signatures(codes, patterns[1], 0)
+    state = codes[:2].copy()
     score_candidates(
         candidates,
         *patterns,
-        codes[:2].copy(),
+        signatures,
+        state,
+        bigram_signature(state),
         0.1,
+        np.full(1, np.inf),
         np.full(1, np.inf),
         np.zeros(1, dtype=np.uint64),
         *heap,

@@ -62,6 +62,40 @@ def test_chained_blocks_are_the_general_search_without_a_shared_bigram(
     assert [tuple(row) for row in chained[:count].tolist()] == BlockMatcher(b).blocks(a)
 
 
+@settings(max_examples=500, deadline=None)
+@given(a=CODES, b=st.lists(st.integers(min_value=kernels.UNKNOWN, max_value=5), max_size=14))
+def test_bigram_signatures_never_miss_a_shared_bigram(a: list[int], b: list[int]) -> None:
+    pattern, state = _codes(a), _codes(b)
+    offsets = np.array([0, len(a)], np.int64)
+    signatures = kernels.bigram_signatures(pattern, offsets, 0)
+    assert signatures.tolist() == kernels.bigram_signature(pattern).tolist()
+    if kernels._shares_bigram(pattern, state):
+        assert kernels._may_share_bigram(signatures, 0, kernels.bigram_signature(state))
+    assert kernels.bigram_signature(_codes([kernels.UNKNOWN] * len(b))).tolist() == [0, 0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(1, 70), st.integers(1, 70)), max_size=20),
+    size=st.integers(1, 70),
+)
+def test_overlap_bounds_are_the_largest_bound_over_every_match_count(
+    rows: list[tuple[int, int]], size: int
+) -> None:
+    overlap = np.array([o for o, _ in rows], dtype=np.int32)
+    lengths = np.array([length for _, length in rows], dtype=np.int32)
+    upper, chained = upper_pre_potentials(overlap, lengths, size)
+    for c, (o, length) in enumerate(rows):  # memoised or not, the same values
+        bounds = [range(1, o + 1)] * 2
+        assert upper[c] == max(
+            kernels.pre_potential_bound(m, length, size, True) for m in bounds[0]
+        )
+        assert chained[c] == max(
+            kernels.pre_potential_bound(m, length, size, False) for m in bounds[1]
+        )
+        assert chained[c] <= upper[c]
+
+
 PRE = st.sampled_from([0.5, 1.0, 1.3, 1.8])
 KEY = st.sampled_from([0, 2**63, 2**64 - 1])
 
@@ -157,11 +191,11 @@ def test_score_candidates_matches_threshold_and_pre_potential(
         for pid in ids
     ]
     lengths = np.array([index.pattern(pid).length for pid in ids])
-    upper = upper_pre_potentials(np.array(overlaps), lengths, len(state))
+    upper, chained = upper_pre_potentials(np.array(overlaps), lengths, len(state))
     frontier = kernels.Frontier(keep)
     for pre, key in seeds:
         frontier.add(np.array([pre]), np.array([key], dtype=np.uint64))
-    out = index.score_candidates(ids, state, threshold, frontier, keys, upper)
+    out = index.score_candidates(ids, state, threshold, frontier, keys, upper, chained)
     matcher = BlockMatcher(state)
     offered = list(seeds)  # every exact pre-potential, skipped or not
     skipped: list[tuple[float, int]] = []
@@ -176,6 +210,8 @@ def test_score_candidates_matches_threshold_and_pre_potential(
         got = None if out.pre[pid] == -np.inf else float(out.pre[pid])
         if expected is not None:
             assert expected <= upper[pid]
+            if all(k == 1 for _, _, k in blocks):  # single-symbol blocks: the chained bound
+                assert expected <= chained[pid]
             offered.append((expected, int(keys[pid])))
             if got is None:  # skipped by a bound: checked against everything below
                 skipped.append((expected, int(keys[pid])))
