@@ -70,7 +70,7 @@ def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
             (handle.index, "sync", "index sync"),
             (prediction, "_fast_path", "single-symbol fast path"),
             (prediction, "_indexed_ensemble", "ensemble search"),
-            (handle.index, "overlap_arrays", "  overlap counts"),
+            (handle.index, "split_overlaps", "  overlap counts and split"),
             (handle.index, "score_candidates", "  compiled kernel"),
             (prediction, "_from_bulk", "  single-symbol members"),
             (handle.index.summaries, "get", "frequencies and emotives (cached)"),

@@ -5,7 +5,7 @@ On real vocabularies most patterns that pass a low recall threshold share a sing
 a closed form: the LCS is 1, the matcher finds one block at the first occurrence
 of that symbol, the present region is the event holding it, and the flat diff
 leaves ``S - 1`` extras. Their token scores and pre-potentials come from one compiled
-pass over the overlaps (:func:`kato.engine.kernels.split_scan`), operation by operation
+pass over the overlaps (:func:`kato.engine.kernels.split_overlaps`), operation by operation
 in the same order as the scalar code, so every value is bit-identical to it (binary64
 arithmetic is the same in numba and Python); tests compare them with the scalar
 formulas and with the per-candidate path.
@@ -18,21 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kato.engine.index import Overlaps
-from kato.engine.kernels import CandidateScores, overlap_bounds, split_scan
-
-
-@dataclass(frozen=True, slots=True)
-class SingleSymbolCandidates:
-    """Candidates with overlap 1 that passed both threshold tests (aligned arrays)."""
-
-    ids: np.ndarray
-    name_keys: np.ndarray
-    scores: np.ndarray
-    pre: np.ndarray  # pre-potentials: one match, one block, ``S - 1`` extras
-
-    def __len__(self) -> int:
-        return int(self.ids.size)
+from kato.engine.kernels import CandidateScores, overlap_bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,24 +61,6 @@ def upper_pre_potentials(
     (:func:`kato.engine.kernels.pre_potential_bound`): ``(upper, chained)``, the second
     for a candidate sharing no bigram with the state (every block one symbol)."""
     return overlap_bounds(overlap, lengths, state_length)
-
-
-def split_by_overlap(
-    overlaps: Overlaps, state_length: int, threshold: float
-) -> tuple[SingleSymbolCandidates, np.ndarray]:
-    """Score the overlap-1 candidates in bulk; return the positions (in ``overlaps``)
-    of the others that may still pass.
-
-    Patterns whose overlap bound ``2*o/(P+S)`` cannot reach the threshold are
-    dropped from both groups (:func:`kato.engine.kernels.split_scan`, one compiled pass).
-    """
-    chosen, scores, pre, multi = split_scan(
-        overlaps.overlap, overlaps.lengths, overlaps.first_event_length, state_length, threshold
-    )
-    bulk = SingleSymbolCandidates(
-        ids=overlaps.ids[chosen], name_keys=overlaps.name_keys[chosen], scores=scores, pre=pre
-    )
-    return bulk, multi
 
 
 def top_by_pre_potential(

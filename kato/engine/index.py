@@ -111,6 +111,30 @@ class Overlaps:
     name_keys: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class SingleSymbolCandidates:
+    """Patterns sharing one symbol with a state that passed both threshold tests
+    (aligned arrays; scored in closed form, see :mod:`kato.engine.bulk`)."""
+
+    ids: np.ndarray
+    name_keys: np.ndarray
+    scores: np.ndarray
+    pre: np.ndarray  # pre-potentials: one match, one block, ``S - 1`` extras
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+
+@dataclass(frozen=True, slots=True)
+class MultiOverlaps:
+    """Patterns sharing two or more symbols with a state that may pass the threshold."""
+
+    ids: np.ndarray
+    name_keys: np.ndarray
+    overlap: np.ndarray
+    lengths: np.ndarray
+
+
 def name_key(name: str) -> int:
     """The first 64 bits of a 40-hex name: their numeric order is the names' code-point order."""
     return int(name[:16], 16)
@@ -228,17 +252,39 @@ class PatternIndex:
     def overlap_arrays(self, state: Iterable[str]) -> Overlaps:
         """Symbol overlaps of every pattern with ``state``, computed with NumPy."""
         with self._lock:  # the arrays must not grow while NumPy views them
-            return self._overlap_arrays(state)
+            accumulated = self._accumulated_overlaps(state)
+            if accumulated is None:
+                none = np.zeros(0, dtype=np.int32)
+                return Overlaps(none.astype(np.int64), none, none, none, none.astype(np.uint64))
+            ids, overlap, lengths, first_event_length, keys = kernels.collect_overlaps(
+                *accumulated, *self._by_id()
+            )
+        return Overlaps(ids, overlap, lengths, first_event_length, keys)
 
-    def _overlap_arrays(self, state: Iterable[str]) -> Overlaps:
+    def split_overlaps(
+        self, state: Sequence[str], threshold: float
+    ) -> tuple[SingleSymbolCandidates, MultiOverlaps]:
+        """The patterns sharing a symbol with ``state`` that may pass ``threshold``, by
+        overlap (:func:`kato.engine.kernels.split_overlaps`, one compiled pass): those
+        sharing one symbol, scored, and the others."""
+        with self._lock:
+            accumulated = self._accumulated_overlaps(state)
+            if accumulated is None:
+                accumulated = (np.zeros(0, np.int32), np.zeros(0, np.int32))
+            lengths, keys = self._by_id()
+            arrays = kernels.split_overlaps(*accumulated, lengths, keys, len(state), threshold)
+        return SingleSymbolCandidates(*arrays[:4]), MultiOverlaps(*arrays[4:])
+
+    def _accumulated_overlaps(self, state: Iterable[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Overlap and first-event length by pattern id (:func:`kernels.add_postings`);
+        None when no pattern holds a state symbol. Call under the lock."""
         held = [
             (self._postings[symbol], state_count)
             for symbol, state_count in Counter(state).items()
             if symbol in self._postings
         ]
         if not held:
-            none = np.zeros(0, dtype=np.int32)
-            return Overlaps(none.astype(np.int64), none, none, none, none.astype(np.uint64))
+            return None
         size = len(self._patterns)
         overlap_by_id = np.zeros(size, np.int32)
         first_length_by_id = np.zeros(size, np.int32)
@@ -251,13 +297,15 @@ class PatternIndex:
                 overlap_by_id,
                 first_length_by_id,
             )
-        ids, overlap, lengths, first_event_length, keys = kernels.collect_overlaps(
-            overlap_by_id,
-            first_length_by_id,
+        return overlap_by_id, first_length_by_id
+
+    def _by_id(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the lengths and name keys by pattern id (under the lock)."""
+        size = len(self._patterns)
+        return (
             np.frombuffer(self._lengths, dtype=np.int32)[:size],
             np.frombuffer(self._name_keys, dtype=np.uint64)[:size],
         )
-        return Overlaps(ids, overlap, lengths, first_event_length, keys)
 
     def score_candidates(
         self,

@@ -17,10 +17,11 @@ results are the same integers and bit-identical floats (binary64, no fast-math):
   :class:`Frontier` excludes;
 * :func:`single_symbol_blocks` — ``pruning.candidate_blocks`` at LCS 1 and
   :func:`kato.engine.alignment.present_events`;
-* :func:`add_postings`, :func:`collect_overlaps` and :func:`split_scan` — the symbol
-  overlap of every pattern with the state, and the split of the candidates by it
+* :func:`add_postings`, :func:`collect_overlaps` and :func:`split_overlaps` — the
+  symbol overlap of every pattern with the state, and the split of the candidates by it
   (``similarity.token_score`` and ``passes_threshold`` at LCS 1), once NumPy passes over
-  every candidate.
+  every candidate;
+* :func:`bigram_signatures` — which candidates may share a bigram with the state.
 
 ``tests/engine/test_kernels.py`` compares them with the Python code, and the
 indexed-versus-brute-force property test covers them end to end.
@@ -423,43 +424,74 @@ def collect_overlaps(
 
 
 @njit(cache=True, nogil=True)
-def split_scan(
+def split_overlaps(
     overlap: np.ndarray,
-    lengths: np.ndarray,
     first_event_length: np.ndarray,
+    lengths: np.ndarray,
+    name_keys: np.ndarray,
     state_length: int,
     threshold: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One pass over the overlaps: ``(single, scores, pre, multi)``.
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
+    """After :func:`add_postings`, one pass over the pattern ids (ascending) that splits
+    the patterns sharing a symbol with the state: ``(single ids, name keys, scores, pre,
+    multi ids, name keys, overlap, lengths)``. ``lengths`` and ``name_keys`` are the
+    index's, by pattern id.
 
-    A candidate whose overlap bound ``2*o/(P+S)`` cannot reach the threshold (less a
-    margin: the LCS is at most ``o``) is in neither. ``single``: the positions with
-    overlap 1 that pass both threshold tests of §6.3 with LCS 1, with their token score
-    ``((2.0 * 1) / (P + S)) * 100.0`` in ``scores`` and their pre-potential in ``pre``:
-    one match, one block, the event holding it as the present, ``S - 1`` extras.
-    ``multi``: the positions with overlap 2 or more.
+    A pattern whose overlap bound ``2*o/(P+S)`` cannot reach the threshold (less a
+    margin: the LCS is at most ``o``) is in neither group. ``single``: overlap 1 and
+    passing both threshold tests of §6.3 with LCS 1, with the token score
+    ``((2.0 * 1) / (P + S)) * 100.0`` and the pre-potential (one match, one block, the
+    event holding it as the present, ``S - 1`` extras). ``multi``: overlap 2 or more.
+    Only these arrays are written: the touched patterns (most of the index at 1M) are
+    never gathered into arrays of their own.
     """
-    n = overlap.size
-    single = np.empty(n, np.int64)
-    scores = np.empty(n, np.float64)
-    pre = np.empty(n, np.float64)
-    multi = np.empty(n, np.int64)
+    touched = 0
+    for p in range(overlap.size):
+        if overlap[p]:
+            touched += 1
+    single = np.empty(touched, np.int64)
+    single_keys = np.empty(touched, np.uint64)
+    scores = np.empty(touched, np.float64)
+    pre = np.empty(touched, np.float64)
+    multi = np.empty(touched, np.int64)
+    multi_keys = np.empty(touched, np.uint64)
+    multi_overlap = np.empty(touched, np.int32)
+    multi_lengths = np.empty(touched, np.int32)
     reach = threshold - 1e-7
     a = b = 0
-    for x in range(n):
-        o = overlap[x]
-        if not (2.0 * o / float(lengths[x] + state_length) >= reach):
+    for p in range(overlap.size):
+        o = overlap[p]
+        if o == 0:
+            continue
+        length = lengths[p]
+        if not (2.0 * o / float(length + state_length) >= reach):
             continue
         if o == 1:
-            score = _token_score(1, lengths[x], state_length)
+            score = _token_score(1, length, state_length)
             if _passes_threshold(score, threshold):
-                single[a], scores[a] = x, score
-                pre[a] = _pre_potential(1, 1, lengths[x], first_event_length[x], state_length)
+                single[a], single_keys[a], scores[a] = p, name_keys[p], score
+                pre[a] = _pre_potential(1, 1, length, first_event_length[p], state_length)
                 a += 1
-        elif o > 1:
-            multi[b] = x
+        else:
+            multi[b], multi_keys[b], multi_overlap[b], multi_lengths[b] = (
+                p,
+                name_keys[p],
+                o,
+                length,
+            )
             b += 1
-    return single[:a].copy(), scores[:a].copy(), pre[:a].copy(), multi[:b].copy()
+    return (
+        single[:a],
+        single_keys[:a],
+        scores[:a],
+        pre[:a],
+        multi[:b],
+        multi_keys[:b],
+        multi_overlap[:b],
+        multi_lengths[:b],
+    )
 
 
 # -- the bounded search's frontier -------------------------------------------------
@@ -858,6 +890,6 @@ def warm_up() -> None:
     accumulated = (np.zeros(1, np.int32), np.zeros(1, np.int32))
     add_postings(np.zeros(1, np.int32), *(np.ones(1, np.uint16),) * 2, np.int32(1), *accumulated)
     collect_overlaps(*accumulated, one, np.ones(1, np.uint64))
-    split_scan(np.ones(1, np.int32), np.ones(1, np.int32), np.ones(1, np.int32), 2, 0.1)
+    split_overlaps(*accumulated, one, np.ones(1, np.uint64), 2, 0.1)
     Frontier(1).may_enter(np.ones(1), np.zeros(1, np.uint64))
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

@@ -22,15 +22,19 @@ from kato.engine.alignment import (
 )
 from kato.engine.bulk import (
     MultiSymbolCandidates,
-    SingleSymbolCandidates,
-    split_by_overlap,
     top_by_pre_potential,
     upper_pre_potentials,
 )
 from kato.engine.config import EngineConfig
 from kato.engine.emotives import average_emotives
 from kato.engine.filters import FilterPipeline
-from kato.engine.index import IndexedPattern, Overlaps, PatternIndex, name_key
+from kato.engine.index import (
+    IndexedPattern,
+    MultiOverlaps,
+    PatternIndex,
+    SingleSymbolCandidates,
+    name_key,
+)
 from kato.engine.kernels import Frontier
 from kato.engine.matcher import Block, BlockMatcher
 from kato.engine.ports import KnowledgeBase
@@ -388,9 +392,7 @@ def _indexed_ensemble(
     others by the compiled kernel (:mod:`kato.engine.kernels`); with more than 3K
     of them, only the 3K best pre-potentials are aligned.
     """
-    overlaps = index.overlap_arrays(state)
-    threshold = config.recall_threshold
-    bulk, positions = split_by_overlap(overlaps, len(state), threshold)
+    bulk, overlaps = index.split_overlaps(state, config.recall_threshold)
     keep = 3 * config.max_predictions
     fuzzy = (config.fuzzy_token_threshold or 0.0) > 0
     bulk_pre = bulk.pre
@@ -398,7 +400,7 @@ def _indexed_ensemble(
     if not fuzzy:
         frontier = Frontier(keep)
         frontier.add(bulk_pre, bulk.name_keys)
-    multi = _scored_multi(index, overlaps, positions, frontier, state, config)
+    multi = _scored_multi(index, overlaps, frontier, state, config)
     if frontier is None:
         # Fuzzy tokens change matches and snr after alignment: align everyone.
         scores = multi.scores
@@ -435,8 +437,7 @@ def _indexed_ensemble(
 
 def _scored_multi(
     index: PatternIndex,
-    overlaps: Overlaps,
-    positions: np.ndarray,
+    overlaps: MultiOverlaps,
     frontier: Frontier | None,
     state: list[str],
     config: EngineConfig,
@@ -455,15 +456,14 @@ def _scored_multi(
     first filtered by the cut the groups before it left. Ties at the cut matter: queries
     whose cut is exactly 1.0 (many candidates with ``snr == 0``) are common.
     """
-    ids = overlaps.ids[positions]
-    keys = overlaps.name_keys[positions]
+    ids, keys = overlaps.ids, overlaps.name_keys
     threshold = config.recall_threshold
     if frontier is None:
         return MultiSymbolCandidates.passing(
             ids, keys, index.score_candidates(ids, state, threshold)
         )
-    overlap = overlaps.overlap[positions]
-    upper, chained = upper_pre_potentials(overlap, overlaps.lengths[positions], len(state))
+    overlap = overlaps.overlap
+    upper, chained = upper_pre_potentials(overlap, overlaps.lengths, len(state))
     parts = []
     # Overlaps are small: a stable sort of 16-bit values is a radix sort, one pass. (The
     # order only decides how much the bounds skip, never the result.)

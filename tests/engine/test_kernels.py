@@ -281,19 +281,25 @@ def test_overlap_arrays_count_shared_symbols(
                 k for k in range(pattern.event_count) if pattern.event_starts[k + 1] > first
             )
             assert overlaps.first_event_length[position] == len(pattern.event(event))
+    # The index's split pass sees the same overlaps (at threshold 0 every one may pass).
+    single, multi = index.split_overlaps(state, 0.0)
+    assert single.ids.tolist() == [pid for pid in sorted(expected) if expected[pid] == 1]
+    assert multi.ids.tolist() == [pid for pid in sorted(expected) if expected[pid] > 1]
+    assert multi.overlap.tolist() == [expected[pid] for pid in multi.ids.tolist()]
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     rows=st.lists(
-        st.tuples(st.integers(1, 6), st.integers(1, 18), st.integers(1, 18)), max_size=30
+        st.tuples(st.integers(0, 6), st.integers(1, 18), st.integers(1, 18)), max_size=30
     ),
     state_length=st.integers(1, 12),
     threshold=st.sampled_from([0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
 )
-def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
+def test_split_overlaps_keeps_the_single_passing_and_the_reachable_multi(
     rows: list[tuple[int, int, int]], state_length: int, threshold: float
 ) -> None:
+    # Pattern ids by row; overlap 0 (a pattern holding no state symbol) is in neither group.
     overlap = np.array([o for o, _, _ in rows], dtype=np.int32)
     lengths = np.array([max(o, length) for o, length, _ in rows], dtype=np.int32)
     # the event holding the one shared symbol: at most the pattern's length
@@ -301,27 +307,32 @@ def test_split_scan_keeps_the_single_passing_and_the_reachable_multi(
         [min(f, length) for f, length in zip([r[2] for r in rows], lengths.tolist(), strict=True)],
         dtype=np.int32,
     )
-    single, scores, pre, multi = kernels.split_scan(
-        overlap, lengths, first, state_length, threshold
+    keys = np.arange(len(rows), dtype=np.uint64) * np.uint64(7)
+    single, single_keys, scores, pre, multi, multi_keys, multi_overlap, multi_lengths = (
+        kernels.split_overlaps(overlap, first, lengths, keys, state_length, threshold)
     )
     reachable = [
-        2.0 * o / (length + state_length) >= threshold - 1e-7
+        o > 0 and 2.0 * o / (length + state_length) >= threshold - 1e-7
         for o, length in zip(overlap.tolist(), lengths.tolist(), strict=True)
     ]
     expected_single = [
-        x
-        for x, (o, length) in enumerate(zip(overlap.tolist(), lengths.tolist(), strict=True))
-        if reachable[x]
+        p
+        for p, (o, length) in enumerate(zip(overlap.tolist(), lengths.tolist(), strict=True))
+        if reachable[p]
         and o == 1
         and passes_threshold(token_score(1, length, state_length), threshold)
     ]
     assert single.tolist() == expected_single
-    assert scores.tolist() == [token_score(1, int(lengths[x]), state_length) for x in single]
+    assert single_keys.tolist() == keys[single].tolist()
+    assert scores.tolist() == [token_score(1, int(lengths[p]), state_length) for p in single]
     snr = metrics.snr(1, state_length - 1)
     assert pre.tolist() == [  # the same bits as the scalar formulas
-        metrics.pre_potential(1.0 / int(lengths[x]), 1.0 / int(first[x]), snr, 0.0) for x in single
+        metrics.pre_potential(1.0 / int(lengths[p]), 1.0 / int(first[p]), snr, 0.0) for p in single
     ]
-    assert multi.tolist() == [x for x, o in enumerate(overlap.tolist()) if o > 1 and reachable[x]]
+    assert multi.tolist() == [p for p, o in enumerate(overlap.tolist()) if o > 1 and reachable[p]]
+    assert multi_keys.tolist() == keys[multi].tolist()
+    assert multi_overlap.tolist() == overlap[multi].tolist()
+    assert multi_lengths.tolist() == lengths[multi].tolist()
 
 
 @settings(max_examples=100, deadline=None)
