@@ -83,15 +83,17 @@ class IndexedPattern:
 
 
 class _Postings:
-    """The patterns holding one symbol: id, count, and the length of the event
-    holding its first occurrence."""
+    """The patterns holding one symbol: id, count, the length of the event holding its
+    first occurrence, and the mask of the symbols that follow it
+    (:func:`kato.engine.kernels.successor_bit`)."""
 
-    __slots__ = ("counts", "first_event_lengths", "ids")
+    __slots__ = ("counts", "first_event_lengths", "ids", "successors")
 
     def __init__(self) -> None:
         self.ids = array("i")
         self.counts = array("H")
         self.first_event_lengths = array("H")
+        self.successors = array("I")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +129,14 @@ class SingleSymbolCandidates:
 
 @dataclass(frozen=True, slots=True)
 class MultiOverlaps:
-    """Patterns sharing two or more symbols with a state that may pass the threshold."""
+    """Patterns sharing two or more symbols with a state that may pass the threshold;
+    ``hinted``: those that may share a bigram with it (the others share none)."""
 
     ids: np.ndarray
     name_keys: np.ndarray
     overlap: np.ndarray
     lengths: np.ndarray
+    hinted: np.ndarray
 
 
 def name_key(name: str) -> int:
@@ -172,7 +176,6 @@ class PatternIndex:
                 if seq > self._last_seq:
                     self._add(name, data)
                     self._last_seq = seq
-            self._sign_new_patterns()
 
     def _reset(self, generation: int | None) -> None:
         self._generation = generation
@@ -189,7 +192,6 @@ class PatternIndex:
         self._code_offsets = array("q", [0])
         self._starts = array("i")
         self._start_offsets = array("q", [0])
-        self._signatures = array("Q")  # kernels.bigram_signatures, flat by pattern id
 
     def _add(self, name: str, data: PatternData) -> None:
         if name in self._by_name:
@@ -201,6 +203,11 @@ class PatternIndex:
         self._lengths.append(pattern.length)
         self._name_keys.append(name_key(name))
         counts = Counter(pattern.flat)
+        codes = self._symbol_codes
+        flat_codes = [codes.setdefault(symbol, len(codes)) for symbol in pattern.flat]
+        successors: Counter[str] = Counter()
+        for symbol, following in zip(pattern.flat, flat_codes[1:], strict=False):
+            successors[symbol] |= kernels.successor_bit(following)
         seen: set[str] = set()
         starts = pattern.event_starts
         for k in range(len(starts) - 1):
@@ -214,19 +221,12 @@ class PatternIndex:
                 postings.ids.append(pid)
                 postings.counts.append(min(counts[symbol], _MAX_COUNT))
                 postings.first_event_lengths.append(min(starts[k + 1] - starts[k], _MAX_COUNT))
+                postings.successors.append(successors[symbol])
         self._by_first.setdefault(pattern.first, []).append(pid)
-        codes = self._symbol_codes
-        self._codes.extend(codes.setdefault(symbol, len(codes)) for symbol in pattern.flat)
+        self._codes.extend(flat_codes)
         self._code_offsets.append(len(self._codes))
         self._starts.extend(starts)
         self._start_offsets.append(len(self._starts))
-
-    def _sign_new_patterns(self) -> None:
-        signed = len(self._signatures) // kernels.SIGNATURE_WORDS
-        if signed < len(self._patterns):
-            codes, offsets = self._coded_patterns()[:2]
-            added = kernels.bigram_signatures(codes, offsets, signed)
-            self._signatures.frombytes(added.tobytes())
 
     # -- queries ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -249,10 +249,10 @@ class PatternIndex:
     def ids_with_first_symbol(self, symbol: str) -> list[int]:
         return list(self._by_first.get(symbol, ()))
 
-    def overlap_arrays(self, state: Iterable[str]) -> Overlaps:
+    def overlap_arrays(self, state: Sequence[str]) -> Overlaps:
         """Symbol overlaps of every pattern with ``state``, computed with NumPy."""
         with self._lock:  # the arrays must not grow while NumPy views them
-            accumulated = self._accumulated_overlaps(state)
+            accumulated = self._accumulated_overlaps(state, hints=False)
             if accumulated is None:
                 none = np.zeros(0, dtype=np.int32)
                 return Overlaps(none.astype(np.int64), none, none, none, none.astype(np.uint64))
@@ -268,18 +268,22 @@ class PatternIndex:
         overlap (:func:`kato.engine.kernels.split_overlaps`, one compiled pass): those
         sharing one symbol, scored, and the others."""
         with self._lock:
-            accumulated = self._accumulated_overlaps(state)
+            accumulated = self._accumulated_overlaps(state, hints=True)
             if accumulated is None:
                 accumulated = (np.zeros(0, np.int32), np.zeros(0, np.int32))
             lengths, keys = self._by_id()
             arrays = kernels.split_overlaps(*accumulated, lengths, keys, len(state), threshold)
         return SingleSymbolCandidates(*arrays[:4]), MultiOverlaps(*arrays[4:])
 
-    def _accumulated_overlaps(self, state: Iterable[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Overlap and first-event length by pattern id (:func:`kernels.add_postings`);
-        None when no pattern holds a state symbol. Call under the lock."""
+    def _accumulated_overlaps(
+        self, state: Sequence[str], hints: bool
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Overlap and first-event length by pattern id (:func:`kernels.add_postings`,
+        with the patterns that may share a bigram flagged if ``hints``); None when no
+        pattern holds a state symbol. Call under the lock."""
+        successors = self._state_successors(state) if hints else Counter[str]()
         held = [
-            (self._postings[symbol], state_count)
+            (self._postings[symbol], state_count, successors[symbol])
             for symbol, state_count in Counter(state).items()
             if symbol in self._postings
         ]
@@ -288,16 +292,27 @@ class PatternIndex:
         size = len(self._patterns)
         overlap_by_id = np.zeros(size, np.int32)
         first_length_by_id = np.zeros(size, np.int32)
-        for postings, state_count in held:
+        for postings, state_count, state_successors in held:
             kernels.add_postings(
                 np.frombuffer(postings.ids, dtype=np.int32),
                 np.frombuffer(postings.counts, dtype=np.uint16),
                 np.frombuffer(postings.first_event_lengths, dtype=np.uint16),
+                np.frombuffer(postings.successors, dtype=np.uint32),
                 np.int32(state_count),
+                np.uint32(state_successors),
                 overlap_by_id,
                 first_length_by_id,
             )
         return overlap_by_id, first_length_by_id
+
+    def _state_successors(self, state: Sequence[str]) -> Counter[str]:
+        """The successor mask of each state symbol in the state (known symbols only)."""
+        codes = self._symbol_codes
+        successors: Counter[str] = Counter()
+        for symbol, following in itertools.pairwise(state):
+            if symbol in codes and following in codes:
+                successors[symbol] |= kernels.successor_bit(codes[following])
+        return successors
 
     def _by_id(self) -> tuple[np.ndarray, np.ndarray]:
         """Views of the lengths and name keys by pattern id (under the lock)."""
@@ -316,16 +331,17 @@ class PatternIndex:
         keys: np.ndarray | None = None,
         upper: np.ndarray | None = None,
         chained: np.ndarray | None = None,
+        hinted: np.ndarray | None = None,
     ) -> kernels.CandidateScores:
         """Scores, pre-potentials and block summaries of the patterns ``ids``.
 
         See :func:`kato.engine.kernels.score_candidates`: a pre-potential of -inf
         marks a pattern failing the recall threshold, or one that cannot enter
         ``frontier`` (which the scored ones update) by its bound: ``upper``, or
-        ``chained`` when it shares no bigram with the state (both from
-        :func:`kato.engine.kernels.overlap_bounds`; ``upper`` by default), then the
-        kernel's own. ``keys`` are the patterns' name keys. Without a frontier none is
-        skipped.
+        ``chained`` when it is not ``hinted`` (both from
+        :func:`kato.engine.kernels.overlap_bounds`; by default ``upper``, and every
+        candidate hinted), then the kernel's own. ``keys`` are the patterns' name keys.
+        Without a frontier none is skipped.
         """
         frontier = frontier or kernels.Frontier(0)
         if keys is None:
@@ -334,15 +350,16 @@ class PatternIndex:
             upper = np.full(ids.size, np.inf)
         if chained is None:
             chained = upper
+        if hinted is None:
+            hinted = np.ones(ids.size, dtype=np.bool_)
         out = kernels.CandidateScores.empty(ids.size)
         with self._lock:
             state_codes = self._state_codes(state)
             kernels.score_candidates(
                 ids.astype(np.int64),
                 *self._coded_patterns(),
-                np.frombuffer(self._signatures, dtype=np.uint64),
                 state_codes,
-                kernels.bigram_signature(state_codes),
+                hinted.astype(np.bool_, copy=False),
                 threshold,
                 upper.astype(np.float64, copy=False),
                 chained.astype(np.float64, copy=False),
@@ -396,7 +413,7 @@ class PatternIndex:
             postings = self._postings
             return {s: len(postings[s].ids) for s in symbols if s in postings}
 
-    def overlaps(self, state: Iterable[str]) -> dict[int, int]:
+    def overlaps(self, state: Sequence[str]) -> dict[int, int]:
         """Pattern id -> multiset overlap with ``state``, for patterns sharing a symbol."""
         arrays = self.overlap_arrays(state)
         return dict(zip(arrays.ids.tolist(), arrays.overlap.tolist(), strict=True))

@@ -20,8 +20,7 @@ results are the same integers and bit-identical floats (binary64, no fast-math):
 * :func:`add_postings`, :func:`collect_overlaps` and :func:`split_overlaps` — the
   symbol overlap of every pattern with the state, and the split of the candidates by it
   (``similarity.token_score`` and ``passes_threshold`` at LCS 1), once NumPy passes over
-  every candidate;
-* :func:`bigram_signatures` — which candidates may share a bigram with the state.
+  every candidate, flagging those that may share a bigram with the state.
 
 ``tests/engine/test_kernels.py`` compares them with the Python code, and the
 indexed-versus-brute-force property test covers them end to end.
@@ -279,7 +278,7 @@ def overlap_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_upper_pre_potential` of each candidate from its overlap (``m <= LCS <= o``):
     ``(upper, chained)``, for any blocks and for blocks that are a chain of single
-    symbols (a candidate sharing no bigram with the state, see :func:`bigram_signature`)."""
+    symbols (a candidate sharing no bigram with the state, see :func:`add_postings`)."""
     upper = np.empty(overlap.size, np.float64)
     chained = np.empty(overlap.size, np.float64)
     memo = np.full((_MEMO_SIDE, _MEMO_SIDE, 2), np.nan)
@@ -307,51 +306,20 @@ def _upper_pre_potential(length: int, size: int, most: int, one_block: bool) -> 
     return best
 
 
-# -- bigram signatures -------------------------------------------------------------
-# A pattern's signature is a 128-bit set of its hashed adjacent code pairs (two uint64
-# words). A candidate whose signature holds no bigram of the state's shares none with
-# it, so its blocks are a chain of single symbols and the tighter ``chained`` bound
-# applies before its codes are read; a hit may be a collision, and the codes decide.
-SIGNATURE_WORDS = 2
+# -- successor masks ---------------------------------------------------------------
+# Each posting of a symbol ``x`` in a pattern holds a 32-bit mask of the symbols that
+# follow an occurrence of ``x`` in the pattern's flat sequence. A pattern none of whose
+# state symbols' masks holds a successor of that symbol in the state shares no bigram
+# with the state, so its blocks are a chain of single symbols and the tighter
+# ``chained`` bound applies before its codes are read. :func:`add_postings` finds this
+# while it counts the overlaps (a hit may be a collision: the codes then decide).
+HINTED = np.int32(1 << 30)  # flag in an accumulated overlap: may share a bigram
+OVERLAP = np.int32(HINTED - 1)  # the overlap itself (a state has fewer symbols)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _bigram_bit(x: np.int32, y: np.int32) -> tuple[int, np.uint64]:
-    """Word and bit of the code pair ``(x, y)`` (both known, so non-negative)."""
-    h = np.uint64(x) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(y)
-    h = (h ^ (h >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
-    bit = h >> np.uint64(57)  # 0 .. 127
-    return int(bit >> np.uint64(6)), np.uint64(1) << (bit & np.uint64(63))
-
-
-@njit(cache=True, nogil=True)
-def bigram_signature(codes: np.ndarray) -> np.ndarray:
-    """The signature of a code sequence; pairs with an unknown code match nothing."""
-    out = np.zeros(SIGNATURE_WORDS, np.uint64)
-    for i in range(codes.size - 1):
-        if codes[i] != UNKNOWN and codes[i + 1] != UNKNOWN:
-            word, bit = _bigram_bit(codes[i], codes[i + 1])
-            out[word] |= bit
-    return out
-
-
-@njit(cache=True, nogil=True)
-def bigram_signatures(codes: np.ndarray, code_offsets: np.ndarray, first: int) -> np.ndarray:
-    """The signatures of patterns ``first ..`` of the coded patterns, flat, in id order."""
-    count = code_offsets.size - 1 - first
-    out = np.zeros(count * SIGNATURE_WORDS, np.uint64)
-    for n in range(count):
-        p = first + n
-        signature = bigram_signature(codes[code_offsets[p] : code_offsets[p + 1]])
-        for w in range(SIGNATURE_WORDS):
-            out[n * SIGNATURE_WORDS + w] = signature[w]
-    return out
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _may_share_bigram(signatures: np.ndarray, p: int, state_signature: np.ndarray) -> bool:
-    base = p * SIGNATURE_WORDS  # two words
-    return bool(signatures[base] & state_signature[0] or signatures[base + 1] & state_signature[1])
+def successor_bit(code: int) -> int:
+    """The bit of a symbol code in a successor mask (a multiplicative hash)."""
+    return 1 << ((code * 2654435761) % 4294967296 >> 27)
 
 
 @njit(cache=True, nogil=True)
@@ -377,12 +345,16 @@ def add_postings(
     ids: np.ndarray,
     counts: np.ndarray,
     first_event_lengths: np.ndarray,
+    successors: np.ndarray,
     cap: np.int32,
+    state_successors: np.uint32,
     overlap: np.ndarray,
     first_event_length: np.ndarray,
 ) -> None:
     """Add one state symbol's postings to the overlap counts: ``min(count in pattern,
-    cap)`` to ``overlap`` and the first-event lengths to ``first_event_length``, by id.
+    cap)`` to ``overlap`` and the first-event lengths to ``first_event_length``, by id;
+    flag with :data:`HINTED` the patterns whose successor mask meets the symbol's
+    successors in the state, ``state_successors`` (0 flags none).
 
     Called once per distinct state symbol, with NumPy views of the postings: a call costs
     a few microseconds of dispatch, where gathering the views into a numba typed List
@@ -392,6 +364,8 @@ def add_postings(
         p = ids[x]
         overlap[p] += min(np.int32(counts[x]), cap)
         first_event_length[p] += first_event_lengths[x]
+        if successors[x] & state_successors:
+            overlap[p] |= HINTED
 
 
 @njit(cache=True, nogil=True)
@@ -432,12 +406,21 @@ def split_overlaps(
     state_length: int,
     threshold: float,
 ) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
 ]:
     """After :func:`add_postings`, one pass over the pattern ids (ascending) that splits
     the patterns sharing a symbol with the state: ``(single ids, name keys, scores, pre,
-    multi ids, name keys, overlap, lengths)``. ``lengths`` and ``name_keys`` are the
-    index's, by pattern id.
+    multi ids, name keys, overlap, lengths, hinted)``, ``hinted`` whether the pattern may
+    share a bigram with the state. ``lengths`` and ``name_keys`` are the index's, by
+    pattern id.
 
     A pattern whose overlap bound ``2*o/(P+S)`` cannot reach the threshold (less a
     margin: the LCS is at most ``o``) is in neither group. ``single``: overlap 1 and
@@ -459,10 +442,11 @@ def split_overlaps(
     multi_keys = np.empty(touched, np.uint64)
     multi_overlap = np.empty(touched, np.int32)
     multi_lengths = np.empty(touched, np.int32)
+    hinted = np.empty(touched, np.bool_)
     reach = threshold - 1e-7
     a = b = 0
     for p in range(overlap.size):
-        o = overlap[p]
+        o = overlap[p] & OVERLAP
         if o == 0:
             continue
         length = lengths[p]
@@ -481,6 +465,7 @@ def split_overlaps(
                 o,
                 length,
             )
+            hinted[b] = overlap[p] >= HINTED
             b += 1
     return (
         single[:a],
@@ -491,6 +476,7 @@ def split_overlaps(
         multi_keys[:b],
         multi_overlap[:b],
         multi_lengths[:b],
+        hinted[:b],
     )
 
 
@@ -692,9 +678,8 @@ def score_candidates(
     code_offsets: np.ndarray,
     starts: np.ndarray,
     start_offsets: np.ndarray,
-    signatures: np.ndarray,
     state: np.ndarray,
-    state_signature: np.ndarray,
+    hinted: np.ndarray,
     threshold: float,
     upper: np.ndarray,
     chained: np.ndarray,
@@ -709,9 +694,9 @@ def score_candidates(
     A candidate failing either threshold test of §6.3, or without a block, gets
     ``pre = -inf`` (its other block fields are then meaningless). So does one that
     cannot enter the frontier (``heap_*``, see :func:`excluded`): by ``upper`` (known
-    before anything is computed); by ``chained`` when the signatures (``signatures``,
-    flat by pattern id, and ``state_signature``) show that it shares no bigram with the
-    state, before its codes are read; then, for a pattern sharing a bigram, by
+    before anything is computed); by ``chained`` when it is not ``hinted`` (then it
+    shares no bigram with the state, see :func:`add_postings`), before its codes are
+    read; then, for a pattern sharing a bigram, by
     :func:`_upper_pre_potential` from its LCS. Without a shared bigram the blocks are a
     cheap chain (:func:`_chained_blocks`), so its exact pre-potential decides before its
     LCS is computed (``lcs`` stays 0 when that excludes it). Every exact pre-potential
@@ -733,13 +718,12 @@ def score_candidates(
         out.lcs[c] = 0
         if excluded(upper[c], keys[c], heap_pre, heap_keys, heap_size[0]):
             continue
-        p = candidates[c]
-        hinted = _may_share_bigram(signatures, p, state_signature)
-        if not hinted and excluded(chained[c], keys[c], heap_pre, heap_keys, heap_size[0]):
+        if not hinted[c] and excluded(chained[c], keys[c], heap_pre, heap_keys, heap_size[0]):
             continue
+        p = candidates[c]
         a = codes[code_offsets[p] : code_offsets[p + 1]]
         pattern_starts = starts[start_offsets[p] : start_offsets[p + 1]]
-        if hinted and _shares_bigram(a, state):
+        if hinted[c] and _shares_bigram(a, state):
             if not _scored(a, state, row, threshold, out, c):
                 continue
             full = heap_size[0] == heap_pre.size > 0  # only then can a bound exclude
@@ -869,14 +853,11 @@ def warm_up() -> None:
     heap = (np.zeros(1, np.float64), np.zeros(1, np.uint64), np.zeros(1, np.int64))
     offer_all(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap)
     offer_while_few_enter(np.zeros(1, np.float64), np.zeros(1, np.uint64), *heap, 1)
-    signatures = bigram_signatures(codes, patterns[1], 0)
-    state = codes[:2].copy()
     score_candidates(
         candidates,
         *patterns,
-        signatures,
-        state,
-        bigram_signature(state),
+        codes[:2].copy(),
+        np.ones(1, np.bool_),
         0.1,
         np.full(1, np.inf),
         np.full(1, np.inf),
@@ -888,7 +869,14 @@ def warm_up() -> None:
     single_symbol_blocks(candidates, *patterns, codes[:1].copy())
     one = np.ones(1, np.int32)
     accumulated = (np.zeros(1, np.int32), np.zeros(1, np.int32))
-    add_postings(np.zeros(1, np.int32), *(np.ones(1, np.uint16),) * 2, np.int32(1), *accumulated)
+    add_postings(
+        np.zeros(1, np.int32),
+        *(np.ones(1, np.uint16),) * 2,
+        np.ones(1, np.uint32),
+        np.int32(1),
+        np.uint32(1),
+        *accumulated,
+    )
     collect_overlaps(*accumulated, one, np.ones(1, np.uint64))
     split_overlaps(*accumulated, one, np.ones(1, np.uint64), 2, 0.1)
     Frontier(1).may_enter(np.ones(1), np.zeros(1, np.uint64))

@@ -447,8 +447,8 @@ def _scored_multi(
     holds the 3K best of the bulk candidates, and the kernel offers it each candidate
     it scores.
 
-    A candidate whose bound (:func:`upper_pre_potentials`: the chained one when its
-    bigram signature shows it shares no bigram with the state; then the kernel's own) is
+    A candidate whose bound (:func:`upper_pre_potentials`: the chained one when the
+    successor masks show that it shares no bigram with the state; then the kernel's own) is
     below the 3K-th best exact pre-potential known so far, or equal to it with a larger
     name (ties go to the smaller name), cannot enter the ensemble, so it is never
     scored. The kernel raises that cut with every candidate it scores; groups of equal
@@ -475,7 +475,14 @@ def _scored_multi(
         group = group[frontier.may_enter(upper[group], keys[group])]
         if group.size:
             scores = index.score_candidates(
-                ids[group], state, threshold, frontier, keys[group], upper[group], chained[group]
+                ids[group],
+                state,
+                threshold,
+                frontier,
+                keys[group],
+                upper[group],
+                chained[group],
+                overlaps.hinted[group],
             )
             parts.append(MultiSymbolCandidates.passing(ids[group], keys[group], scores))
     return MultiSymbolCandidates.joined(parts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -60,18 +62,6 @@ def test_chained_blocks_are_the_general_search_without_a_shared_bigram(
     assert kernels._chained_blocks(pattern, state, chained) == count
     assert chained[:count].tolist() == general[:count].tolist()
     assert [tuple(row) for row in chained[:count].tolist()] == BlockMatcher(b).blocks(a)
-
-
-@settings(max_examples=500, deadline=None)
-@given(a=CODES, b=st.lists(st.integers(min_value=kernels.UNKNOWN, max_value=5), max_size=14))
-def test_bigram_signatures_never_miss_a_shared_bigram(a: list[int], b: list[int]) -> None:
-    pattern, state = _codes(a), _codes(b)
-    offsets = np.array([0, len(a)], np.int64)
-    signatures = kernels.bigram_signatures(pattern, offsets, 0)
-    assert signatures.tolist() == kernels.bigram_signature(pattern).tolist()
-    if kernels._shares_bigram(pattern, state):
-        assert kernels._may_share_bigram(signatures, 0, kernels.bigram_signature(state))
-    assert kernels.bigram_signature(_codes([kernels.UNKNOWN] * len(b))).tolist() == [0, 0]
 
 
 @settings(max_examples=300, deadline=None)
@@ -175,6 +165,7 @@ def test_frontier_contenders_hold_every_pair_that_can_be_kept(
     threshold=st.sampled_from([0.05, 0.1, 0.2, 0.3, 0.5, 2 / 3, 0.8, 1.0]),
     seeds=st.lists(st.tuples(PRE, KEY), max_size=4),
     keep=st.integers(0, 3),
+    false_hints=st.lists(st.booleans(), min_size=8, max_size=8),
 )
 def test_score_candidates_matches_threshold_and_pre_potential(
     patterns: list[list[list[str]]],
@@ -182,6 +173,7 @@ def test_score_candidates_matches_threshold_and_pre_potential(
     threshold: float,
     seeds: list[tuple[float, int]],
     keep: int,
+    false_hints: list[bool],
 ) -> None:
     index = _index_of(patterns)
     ids = np.arange(len(index), dtype=np.int64)
@@ -195,7 +187,16 @@ def test_score_candidates_matches_threshold_and_pre_potential(
     frontier = kernels.Frontier(keep)
     for pre, key in seeds:
         frontier.add(np.array([pre]), np.array([key], dtype=np.uint64))
-    out = index.score_candidates(ids, state, threshold, frontier, keys, upper, chained)
+    # Every pattern sharing a bigram with the state is hinted; some others are (collisions).
+    state_bigrams = set(itertools.pairwise(state))
+    hinted = np.array(
+        [
+            bool(set(itertools.pairwise(index.pattern(pid).flat)) & state_bigrams)
+            or false_hints[pid]
+            for pid in ids
+        ]
+    )
+    out = index.score_candidates(ids, state, threshold, frontier, keys, upper, chained, hinted)
     matcher = BlockMatcher(state)
     offered = list(seeds)  # every exact pre-potential, skipped or not
     skipped: list[tuple[float, int]] = []
@@ -281,11 +282,15 @@ def test_overlap_arrays_count_shared_symbols(
                 k for k in range(pattern.event_count) if pattern.event_starts[k + 1] > first
             )
             assert overlaps.first_event_length[position] == len(pattern.event(event))
-    # The index's split pass sees the same overlaps (at threshold 0 every one may pass).
+    # The index's split pass sees the same overlaps (at threshold 0 every one may pass),
+    # and flags every pattern that shares a bigram with the state.
     single, multi = index.split_overlaps(state, 0.0)
     assert single.ids.tolist() == [pid for pid in sorted(expected) if expected[pid] == 1]
     assert multi.ids.tolist() == [pid for pid in sorted(expected) if expected[pid] > 1]
     assert multi.overlap.tolist() == [expected[pid] for pid in multi.ids.tolist()]
+    for pid, hinted in zip(multi.ids.tolist(), multi.hinted.tolist(), strict=True):
+        flat = index.pattern(pid).flat
+        assert hinted or not set(itertools.pairwise(flat)) & set(itertools.pairwise(state))
 
 
 @settings(max_examples=300, deadline=None)
@@ -308,9 +313,10 @@ def test_split_overlaps_keeps_the_single_passing_and_the_reachable_multi(
         dtype=np.int32,
     )
     keys = np.arange(len(rows), dtype=np.uint64) * np.uint64(7)
-    single, single_keys, scores, pre, multi, multi_keys, multi_overlap, multi_lengths = (
-        kernels.split_overlaps(overlap, first, lengths, keys, state_length, threshold)
-    )
+    hinted = np.array([p % 3 == 0 for p in range(len(rows))])
+    flagged = overlap | np.where(hinted, kernels.HINTED, 0).astype(np.int32)
+    split = kernels.split_overlaps(flagged, first, lengths, keys, state_length, threshold)
+    single, single_keys, scores, pre, multi, multi_keys, multi_overlap, multi_lengths = split[:8]
     reachable = [
         o > 0 and 2.0 * o / (length + state_length) >= threshold - 1e-7
         for o, length in zip(overlap.tolist(), lengths.tolist(), strict=True)
@@ -333,6 +339,7 @@ def test_split_overlaps_keeps_the_single_passing_and_the_reachable_multi(
     assert multi_keys.tolist() == keys[multi].tolist()
     assert multi_overlap.tolist() == overlap[multi].tolist()
     assert multi_lengths.tolist() == lengths[multi].tolist()
+    assert split[8].tolist() == hinted[multi].tolist()
 
 
 @settings(max_examples=100, deadline=None)
