@@ -40,19 +40,6 @@ class MultiSymbolCandidates:
         kept = np.isfinite(scores.pre)
         return cls(ids[kept], name_keys[kept], scores.select(kept))
 
-    @classmethod
-    def joined(cls, parts: list[MultiSymbolCandidates]) -> MultiSymbolCandidates:
-        if not parts:
-            return cls.passing(
-                np.zeros(0, np.int64), np.zeros(0, np.uint64), CandidateScores.empty(0)
-            )
-        fields = zip(*(p.scores for p in parts), strict=True)
-        return cls(
-            np.concatenate([p.ids for p in parts]),
-            np.concatenate([p.name_keys for p in parts]),
-            CandidateScores(*(np.concatenate(values) for values in fields)),
-        )
-
 
 def upper_pre_potentials(
     overlap: np.ndarray, lengths: np.ndarray, state_length: int

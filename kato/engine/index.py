@@ -129,8 +129,9 @@ class SingleSymbolCandidates:
 
 @dataclass(frozen=True, slots=True)
 class MultiOverlaps:
-    """Patterns sharing two or more symbols with a state that may pass the threshold;
-    ``hinted``: those that may share a bigram with it (the others share none)."""
+    """Patterns sharing two or more symbols with a state that may pass the threshold,
+    from the largest overlap down (ids ascending within one); ``hinted``: those that may
+    share a bigram with it (the others share none)."""
 
     ids: np.ndarray
     name_keys: np.ndarray

@@ -54,9 +54,11 @@ class CandidateScores(NamedTuple):
 
     @classmethod
     def empty(cls, size: int) -> CandidateScores:
+        """Zeroed outputs (what :func:`score_candidates` leaves for a skipped candidate),
+        but for ``pre``, which it always writes."""
         ints = [np.zeros(size, dtype=np.int64) for _ in range(5)]
         return cls(
-            np.empty(size, dtype=np.float64), ints[0], np.empty(size, dtype=np.float64), *ints[1:]
+            np.zeros(size, dtype=np.float64), ints[0], np.empty(size, dtype=np.float64), *ints[1:]
         )
 
     def select(self, kept: np.ndarray) -> CandidateScores:
@@ -416,7 +418,7 @@ def split_overlaps(
     np.ndarray,
     np.ndarray,
 ]:
-    """After :func:`add_postings`, one pass over the pattern ids (ascending) that splits
+    """After :func:`add_postings`, a pass over the pattern ids (ascending) that splits
     the patterns sharing a symbol with the state: ``(single ids, name keys, scores, pre,
     multi ids, name keys, overlap, lengths, hinted)``, ``hinted`` whether the pattern may
     share a bigram with the state. ``lengths`` and ``name_keys`` are the index's, by
@@ -426,14 +428,23 @@ def split_overlaps(
     margin: the LCS is at most ``o``) is in neither group. ``single``: overlap 1 and
     passing both threshold tests of §6.3 with LCS 1, with the token score
     ``((2.0 * 1) / (P + S)) * 100.0`` and the pre-potential (one match, one block, the
-    event holding it as the present, ``S - 1`` extras). ``multi``: overlap 2 or more.
-    Only these arrays are written: the touched patterns (most of the index at 1M) are
-    never gathered into arrays of their own.
+    event holding it as the present, ``S - 1`` extras). ``multi``: overlap 2 or more, by
+    overlap from the largest down, ids ascending within one. Only these arrays are
+    written: the touched patterns (most of the index at 1M) are never gathered into
+    arrays of their own.
     """
+    # Multi candidates go to buckets by overlap, largest first (a counting sort): the
+    # kernel scores the most promising first, which raises the cut soonest.
     touched = 0
+    sizes = np.zeros(state_length + 1, np.int64)
     for p in range(overlap.size):
         if overlap[p]:
             touched += 1
+            sizes[min(overlap[p] & OVERLAP, state_length)] += 1
+    begin = np.zeros(state_length + 1, np.int64)
+    for o in range(state_length - 1, 1, -1):
+        begin[o] = begin[o + 1] + sizes[o + 1]
+    end = begin.copy()
     single = np.empty(touched, np.int64)
     single_keys = np.empty(touched, np.uint64)
     scores = np.empty(touched, np.float64)
@@ -444,7 +455,7 @@ def split_overlaps(
     multi_lengths = np.empty(touched, np.int32)
     hinted = np.empty(touched, np.bool_)
     reach = threshold - 1e-7
-    a = b = 0
+    a = 0
     for p in range(overlap.size):
         o = overlap[p] & OVERLAP
         if o == 0:
@@ -459,6 +470,8 @@ def split_overlaps(
                 pre[a] = _pre_potential(1, 1, length, first_event_length[p], state_length)
                 a += 1
         else:
+            bucket = min(o, state_length)
+            b = end[bucket]
             multi[b], multi_keys[b], multi_overlap[b], multi_lengths[b] = (
                 p,
                 name_keys[p],
@@ -466,6 +479,12 @@ def split_overlaps(
                 length,
             )
             hinted[b] = overlap[p] >= HINTED
+            end[bucket] = b + 1
+    b = 0  # close the gaps the threshold left in the buckets
+    for o in range(state_length, 1, -1):
+        for x in range(begin[o], end[o]):
+            multi[b], multi_keys[b], multi_overlap[b] = multi[x], multi_keys[x], multi_overlap[x]
+            multi_lengths[b], hinted[b] = multi_lengths[x], hinted[x]
             b += 1
     return (
         single[:a],
@@ -713,9 +732,7 @@ def score_candidates(
     scratch = np.zeros(6 * (longest + size + 2), np.int64)
     blocks = np.zeros((longest + size + 1, 3), np.int64)
     for c in range(candidates.size):
-        out.pre[c] = -np.inf
-        out.scores[c] = 0.0
-        out.lcs[c] = 0
+        out.pre[c] = -np.inf  # ``out`` comes zeroed (CandidateScores.empty)
         if excluded(upper[c], keys[c], heap_pre, heap_keys, heap_size[0]):
             continue
         if not hinted[c] and excluded(chained[c], keys[c], heap_pre, heap_keys, heap_size[0]):

@@ -448,13 +448,13 @@ def _scored_multi(
     it scores.
 
     A candidate whose bound (:func:`upper_pre_potentials`: the chained one when the
-    successor masks show that it shares no bigram with the state; then the kernel's own) is
-    below the 3K-th best exact pre-potential known so far, or equal to it with a larger
-    name (ties go to the smaller name), cannot enter the ensemble, so it is never
-    scored. The kernel raises that cut with every candidate it scores; groups of equal
-    overlap go from the largest overlap down, so the best come first, and each group is
-    first filtered by the cut the groups before it left. Ties at the cut matter: queries
-    whose cut is exactly 1.0 (many candidates with ``snr == 0``) are common.
+    successor masks show that it shares no bigram with the state; then the kernel's
+    own) is below the 3K-th best exact pre-potential known so far, or equal to it with a
+    larger name (ties go to the smaller name), cannot enter the ensemble, so it is never
+    scored. The kernel raises that cut with every candidate it scores, and takes them
+    from the largest overlap down (their order in ``overlaps``), so the best come first.
+    Ties at the cut matter: queries whose cut is exactly 1.0 (many candidates with
+    ``snr == 0``) are common.
     """
     ids, keys = overlaps.ids, overlaps.name_keys
     threshold = config.recall_threshold
@@ -462,30 +462,11 @@ def _scored_multi(
         return MultiSymbolCandidates.passing(
             ids, keys, index.score_candidates(ids, state, threshold)
         )
-    overlap = overlaps.overlap
-    upper, chained = upper_pre_potentials(overlap, overlaps.lengths, len(state))
-    parts = []
-    # Overlaps are small: a stable sort of 16-bit values is a radix sort, one pass. (The
-    # order only decides how much the bounds skip, never the result.)
-    small = overlap.size == 0 or int(overlap.max()) <= np.iinfo(np.int16).max
-    order = np.argsort(overlap.astype(np.int16) if small else overlap, kind="stable")
-    bounds: list[int] = [0, *(np.flatnonzero(np.diff(overlap[order])) + 1).tolist(), order.size]
-    for start, end in reversed(list(itertools.pairwise(bounds))):
-        group = order[start:end]
-        group = group[frontier.may_enter(upper[group], keys[group])]
-        if group.size:
-            scores = index.score_candidates(
-                ids[group],
-                state,
-                threshold,
-                frontier,
-                keys[group],
-                upper[group],
-                chained[group],
-                overlaps.hinted[group],
-            )
-            parts.append(MultiSymbolCandidates.passing(ids[group], keys[group], scores))
-    return MultiSymbolCandidates.joined(parts)
+    upper, chained = upper_pre_potentials(overlaps.overlap, overlaps.lengths, len(state))
+    scores = index.score_candidates(
+        ids, state, threshold, frontier, keys, upper, chained, overlaps.hinted
+    )
+    return MultiSymbolCandidates.passing(ids, keys, scores)
 
 
 def _from_bulk(
