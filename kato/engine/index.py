@@ -206,9 +206,10 @@ class PatternIndex:
         counts = Counter(pattern.flat)
         codes = self._symbol_codes
         flat_codes = [codes.setdefault(symbol, len(codes)) for symbol in pattern.flat]
-        successors: Counter[str] = Counter()
+        successors: dict[str, int] = {}  # Counter's missing-key hook costs a Python call
+        bit = kernels.successor_bit
         for symbol, following in zip(pattern.flat, flat_codes[1:], strict=False):
-            successors[symbol] |= kernels.successor_bit(following)
+            successors[symbol] = successors.get(symbol, 0) | bit(following)
         seen: set[str] = set()
         starts = pattern.event_starts
         for k in range(len(starts) - 1):
@@ -222,7 +223,7 @@ class PatternIndex:
                 postings.ids.append(pid)
                 postings.counts.append(min(counts[symbol], _MAX_COUNT))
                 postings.first_event_lengths.append(min(starts[k + 1] - starts[k], _MAX_COUNT))
-                postings.successors.append(successors[symbol])
+                postings.successors.append(successors.get(symbol, 0))
         self._by_first.setdefault(pattern.first, []).append(pid)
         self._codes.extend(flat_codes)
         self._code_offsets.append(len(self._codes))
