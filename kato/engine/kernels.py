@@ -597,20 +597,6 @@ def offer_while_few_enter(
     return pre.size
 
 
-@njit(cache=True, nogil=True)
-def _may_enter(
-    upper: np.ndarray,
-    keys: np.ndarray,
-    heap_pre: np.ndarray,
-    heap_keys: np.ndarray,
-    size: np.ndarray,
-) -> np.ndarray:
-    out = np.empty(upper.size, np.bool_)
-    for c in range(upper.size):
-        out[c] = not excluded(upper[c], keys[c], heap_pre, heap_keys, size[0])
-    return out
-
-
 class Frontier:
     """The ``keep`` best (pre-potential, name key) pairs seen so far (§6.11 order).
 
@@ -678,16 +664,6 @@ class Frontier:
             return np.arange(pre.size)
         cut, cut_key = self.heap_pre[0], self.heap_keys[0]
         return np.flatnonzero((pre > cut) | ((pre == cut) & (keys <= cut_key)))
-
-    def may_enter(self, upper: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Whether a candidate with pre-potential at most ``upper`` could still enter.
-
-        Below the cut it cannot; at the cut only a smaller name wins the tie (a
-        candidate sharing the 64-bit name prefix is kept: full names decide later).
-        """
-        return _may_enter(
-            upper.astype(np.float64, copy=False), keys.astype(np.uint64, copy=False), *self.arrays
-        )
 
 
 @njit(cache=True, nogil=True)
@@ -896,5 +872,4 @@ def warm_up() -> None:
     )
     collect_overlaps(*accumulated, one, np.ones(1, np.uint64))
     split_overlaps(*accumulated, one, np.ones(1, np.uint64), 2, 0.1)
-    Frontier(1).may_enter(np.ones(1), np.zeros(1, np.uint64))
     overlap_bounds(np.array([2], dtype=np.int32), np.array([3], dtype=np.int32), 2)

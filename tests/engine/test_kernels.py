@@ -76,12 +76,10 @@ def test_overlap_bounds_are_the_largest_bound_over_every_match_count(
     lengths = np.array([length for _, length in rows], dtype=np.int32)
     upper, chained = upper_pre_potentials(overlap, lengths, size)
     for c, (o, length) in enumerate(rows):  # memoised or not, the same values
-        bounds = [range(1, o + 1)] * 2
-        assert upper[c] == max(
-            kernels.pre_potential_bound(m, length, size, True) for m in bounds[0]
-        )
+        matched = range(1, o + 1)
+        assert upper[c] == max(kernels.pre_potential_bound(m, length, size, True) for m in matched)
         assert chained[c] == max(
-            kernels.pre_potential_bound(m, length, size, False) for m in bounds[1]
+            kernels.pre_potential_bound(m, length, size, False) for m in matched
         )
         assert chained[c] <= upper[c]
 
@@ -305,8 +303,8 @@ def test_overlap_arrays_count_shared_symbols(
 def test_split_overlaps_keeps_the_single_passing_and_the_reachable_multi(
     rows: list[tuple[int, int, int]], state_length: int, threshold: float
 ) -> None:
-    # Pattern ids by row; overlap 0 (a pattern holding no state symbol) is in neither group.
-    # a multiset overlap is at most the state's length
+    # Pattern ids by row. Overlap 0 (no state symbol) is in neither group, and a multiset
+    # overlap is at most the state's length.
     overlap = np.array([min(o, state_length) for o, _, _ in rows], dtype=np.int32)
     lengths = np.array([max(o, length) for o, length, _ in rows], dtype=np.int32)
     # the event holding the one shared symbol: at most the pattern's length
