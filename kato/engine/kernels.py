@@ -433,29 +433,18 @@ def split_overlaps(
     written: the touched patterns (most of the index at 1M) are never gathered into
     arrays of their own.
     """
-    # Multi candidates go to buckets by overlap, largest first (a counting sort): the
-    # kernel scores the most promising first, which raises the cut soonest.
     touched = 0
-    sizes = np.zeros(state_length + 1, np.int64)
     for p in range(overlap.size):
         if overlap[p]:
             touched += 1
-            sizes[min(overlap[p] & OVERLAP, state_length)] += 1
-    begin = np.zeros(state_length + 1, np.int64)
-    for o in range(state_length - 1, 1, -1):
-        begin[o] = begin[o + 1] + sizes[o + 1]
-    end = begin.copy()
     single = np.empty(touched, np.int64)
     single_keys = np.empty(touched, np.uint64)
     scores = np.empty(touched, np.float64)
     pre = np.empty(touched, np.float64)
-    multi = np.empty(touched, np.int64)
-    multi_keys = np.empty(touched, np.uint64)
-    multi_overlap = np.empty(touched, np.int32)
-    multi_lengths = np.empty(touched, np.int32)
-    hinted = np.empty(touched, np.bool_)
+    kept = np.empty(touched, np.int64)  # multi candidates, by id
+    sizes = np.zeros(state_length + 1, np.int64)  # of each overlap (at most the state's)
     reach = threshold - 1e-7
-    a = 0
+    a = b = 0
     for p in range(overlap.size):
         o = overlap[p] & OVERLAP
         if o == 0:
@@ -470,32 +459,36 @@ def split_overlaps(
                 pre[a] = _pre_potential(1, 1, length, first_event_length[p], state_length)
                 a += 1
         else:
-            bucket = min(o, state_length)
-            b = end[bucket]
-            multi[b], multi_keys[b], multi_overlap[b], multi_lengths[b] = (
-                p,
-                name_keys[p],
-                o,
-                length,
-            )
-            hinted[b] = overlap[p] >= HINTED
-            end[bucket] = b + 1
-    b = 0  # close the gaps the threshold left in the buckets
-    for o in range(state_length, 1, -1):
-        for x in range(begin[o], end[o]):
-            multi[b], multi_keys[b], multi_overlap[b] = multi[x], multi_keys[x], multi_overlap[x]
-            multi_lengths[b], hinted[b] = multi_lengths[x], hinted[x]
+            kept[b] = p
+            sizes[min(o, state_length)] += 1
             b += 1
+    # The multi candidates by overlap, largest first (a counting sort): the kernel scores
+    # the most promising first, which raises the cut soonest.
+    end = np.zeros(state_length + 1, np.int64)
+    for o in range(state_length - 1, 1, -1):
+        end[o] = end[o + 1] + sizes[o + 1]
+    multi = np.empty(b, np.int64)
+    multi_keys = np.empty(b, np.uint64)
+    multi_overlap = np.empty(b, np.int32)
+    multi_lengths = np.empty(b, np.int32)
+    hinted = np.empty(b, np.bool_)
+    for x in range(b):
+        p = kept[x]
+        o = overlap[p] & OVERLAP
+        y = end[min(o, state_length)]
+        end[min(o, state_length)] = y + 1
+        multi[y], multi_keys[y], multi_overlap[y] = p, name_keys[p], o
+        multi_lengths[y], hinted[y] = lengths[p], overlap[p] >= HINTED
     return (
         single[:a],
         single_keys[:a],
         scores[:a],
         pre[:a],
-        multi[:b],
-        multi_keys[:b],
-        multi_overlap[:b],
-        multi_lengths[:b],
-        hinted[:b],
+        multi,
+        multi_keys,
+        multi_overlap,
+        multi_lengths,
+        hinted,
     )
 
 
