@@ -370,6 +370,16 @@ def add_postings(
             overlap[p] |= HINTED
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _touched(overlap: np.ndarray) -> int:
+    """How many patterns :func:`add_postings` touched (a non-zero count)."""
+    touched = 0
+    for p in range(overlap.size):
+        if overlap[p]:
+            touched += 1
+    return touched
+
+
 @njit(cache=True, nogil=True)
 def collect_overlaps(
     overlap: np.ndarray,
@@ -381,10 +391,7 @@ def collect_overlaps(
     non-zero overlap after :func:`add_postings`, ids ascending (``lengths`` and
     ``name_keys`` are the index's, by pattern id)."""
     size = overlap.size
-    touched = 0
-    for p in range(size):
-        if overlap[p]:
-            touched += 1
+    touched = _touched(overlap)
     out_ids = np.empty(touched, np.int64)
     out_overlap = np.empty(touched, np.int32)
     out_lengths = np.empty(touched, np.int32)
@@ -433,10 +440,7 @@ def split_overlaps(
     written: the touched patterns (most of the index at 1M) are never gathered into
     arrays of their own.
     """
-    touched = 0
-    for p in range(overlap.size):
-        if overlap[p]:
-            touched += 1
+    touched = _touched(overlap)
     single = np.empty(touched, np.int64)
     single_keys = np.empty(touched, np.uint64)
     scores = np.empty(touched, np.float64)
