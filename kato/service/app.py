@@ -33,6 +33,7 @@ from kato.service import (
     websocket,
 )
 from kato.service.context import ServiceContext
+from kato.service.direct_routes import DirectSessionActions
 from kato.service.errors import install_error_handlers
 from kato.service.json_response import KatoJSONResponse
 from kato.service.logging_setup import configure_logging
@@ -110,9 +111,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     for router in _ROUTERS:
         app.include_router(router)
 
-    # Added innermost first: CORS, then the session guard, then the trace layer (outermost).
+    # Added innermost first: CORS, the session guard, the direct session actions (they pass on
+    # what they do not serve), the limits, auth, then the trace layer (outermost).
     app.add_middleware(CORSMiddleware, **CORS_OPTIONS)  # type: ignore[arg-type]
     app.add_middleware(SessionGuardMiddleware, sessions=lambda: SessionService(context))
+    app.add_middleware(DirectSessionActions, context=context, handlers_of=app)
     limits.install(app, context)  # limits of docs/limits.md, inside the auth check
     auth.install(app, context)  # optional API keys (docs/security.md), before the guard
     app.add_middleware(

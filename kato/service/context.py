@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,21 @@ class ServiceContext:
         self._count_cache: tuple[float, int] | None = None
         self.metrics_cache: tuple[float, dict[str, Any]] | None = None
         self.prometheus_registry: Any = None
+        self._session_action_pool: ThreadPoolExecutor | None = None
+
+    def session_action_pool(self) -> ThreadPoolExecutor:
+        """The threads of the direct session actions (kato/service/direct_routes.py).
+
+        Created on first use, so in the worker process that serves, never before a fork.
+        """
+        if self._session_action_pool is None:
+            with self._backend_lock:
+                if self._session_action_pool is None:
+                    self._session_action_pool = ThreadPoolExecutor(
+                        self.settings.session_action_threads,
+                        thread_name_prefix="kato-session-action",
+                    )
+        return self._session_action_pool
 
     @property
     def backend(self) -> Backend:
@@ -48,6 +64,9 @@ class ServiceContext:
         return self._backend
 
     def close(self) -> None:
+        if self._session_action_pool is not None:
+            self._session_action_pool.shutdown(wait=True)
+            self._session_action_pool = None
         if self._backend is not None:
             self._backend.close()
             self._backend = None

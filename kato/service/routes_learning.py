@@ -48,7 +48,13 @@ def learn(
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
-    key = header_key(idempotency_key)
+    return learn_in_session(context, sessions, session_id, header_key(idempotency_key))
+
+
+def learn_in_session(
+    context: ServiceContext, sessions: SessionService, session_id: str, key: str | None
+) -> Any:
+    """The learn route's work (also served by ``direct_routes``): the response's content."""
     with sessions.open(session_id) as record:
         request_fingerprint = fingerprint("learn", None)
         ledger = Ledger(record.state, key, request_fingerprint)
@@ -101,6 +107,11 @@ def finalize_training(
     summary="Clear the session's STM, accumulators and time",
 )
 def clear_stm(session_id: str, sessions: SessionService = Depends(get_sessions)) -> Any:
+    return clear_stm_in_session(sessions, session_id)
+
+
+def clear_stm_in_session(sessions: SessionService, session_id: str) -> Any:
+    """The clear-stm route's work (also served by ``direct_routes``): the response's content."""
     with sessions.open(session_id) as record:
         record.state.clear()
     return {"status": "cleared", "session_id": session_id}

@@ -64,7 +64,17 @@ def observe(
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
-    key = header_key(idempotency_key)
+    return observe_in_session(context, sessions, session_id, body, header_key(idempotency_key))
+
+
+def observe_in_session(
+    context: ServiceContext,
+    sessions: SessionService,
+    session_id: str,
+    body: ObservationInput,
+    key: str | None,
+) -> Any:
+    """The observe route's work (also served by ``direct_routes``): the response's content."""
     request_fingerprint = fingerprint("observe", body.model_dump(mode="json")) if key else ""
     with sessions.open(session_id) as record:
         ledger = Ledger(record.state, key, request_fingerprint)

@@ -1,0 +1,177 @@
+"""A direct path for the training loop's session actions: observe, learn and clear-stm.
+
+FastAPI's routing, its dependency solving and the session guard's own thread hop cost more CPU
+than an observe's engine work on a small node (docs/performance.md, serving overhead). This
+layer, between the limits layer and the session guard, serves ``POST /sessions/{id}/observe``,
+``/learn`` and ``/clear-stm`` itself, in one thread hop, with the routes' own functions
+(``observe_in_session``, ``learn_in_session``, ``clear_stm_in_session``), so both paths compute
+the same response.
+
+It only serves what it can answer exactly as the routes would. A request with an
+``Idempotency-Key`` header, a body that is not JSON or does not validate, a content type
+FastAPI would not parse as JSON, or a session that is missing or expired goes on untouched
+(its body replayed) to the guard and the routes, which give the canonical answer: 422 bodies,
+MW404. Those requests change nothing before they go on: the body is validated before the
+session is opened, and ``SessionService.open`` raises before it yields for a missing session.
+Errors raised by the work itself are answered by the application's exception handlers, as
+routing would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette._utils import is_async_callable
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kato.service import routes_learning, routes_observe
+from kato.service.auth import buffer_body
+from kato.service.context import ServiceContext
+from kato.service.errors import SessionNotFoundError
+from kato.service.idempotency import HEADER
+from kato.service.json_response import KatoJSONResponse
+from kato.service.middleware import GUARDED_SESSION_SCOPE_KEY, with_cors
+from kato.service.models import ObservationInput
+from kato.service.sessions import SessionService
+
+_IDEMPOTENCY_HEADER = HEADER.lower().encode("latin-1")
+
+
+def _observe(context: ServiceContext, sessions: SessionService, session_id: str, body: Any) -> Any:
+    return routes_observe.observe_in_session(context, sessions, session_id, body, None)
+
+
+def _learn(context: ServiceContext, sessions: SessionService, session_id: str, body: Any) -> Any:
+    return routes_learning.learn_in_session(context, sessions, session_id, None)
+
+
+def _clear_stm(
+    context: ServiceContext, sessions: SessionService, session_id: str, body: Any
+) -> Any:
+    return routes_learning.clear_stm_in_session(sessions, session_id)
+
+
+# action -> (its body's model, or None for no body; the work of its route, without a key)
+_ACTIONS: dict[str, tuple[type[ObservationInput] | None, Callable[..., Any]]] = {
+    "observe": (ObservationInput, _observe),
+    "learn": (None, _learn),
+    "clear-stm": (None, _clear_stm),
+}
+
+
+def direct_action(method: str, path: str) -> tuple[str, str] | None:
+    """``(session_id, action)`` of a request this layer may serve, else None."""
+    if method != "POST" or not path.startswith("/sessions/"):
+        return None
+    parts = path.split("/")
+    if len(parts) != 4 or not parts[2] or parts[3] not in _ACTIONS:
+        return None
+    return parts[2], parts[3]
+
+
+def _parses_as_json(headers: Headers) -> bool:
+    """FastAPI parses a body as JSON without a content type, or with application/json."""
+    content_type = headers.get("content-type")
+    if content_type is None:
+        return True
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+class DirectSessionActions:
+    """Serve the session actions of ``_ACTIONS`` without routing; pass everything else on."""
+
+    def __init__(self, app: ASGIApp, context: ServiceContext, handlers_of: FastAPI) -> None:
+        self.app = app
+        self.context = context
+        self.handlers_of = handlers_of
+        self._route_of: dict[str, APIRoute] | None = None
+
+    def _route(self, action: str) -> APIRoute:
+        """The route that serves ``action`` elsewhere: its template labels metrics and logs."""
+        if self._route_of is None:
+            paths = {f"/sessions/{{session_id}}/{name}": name for name in _ACTIONS}
+            self._route_of = {
+                paths[route.path]: route
+                for route in (*routes_observe.router.routes, *routes_learning.router.routes)
+                if isinstance(route, APIRoute) and route.path in paths
+            }
+        return self._route_of[action]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = direct_action(scope["method"], scope["path"])
+        if target is None or any(name == _IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        session_id, action = target
+        headers = Headers(scope=scope)
+        model, work = _ACTIONS[action]
+        body: Any = None
+        if model is not None:
+            if not _parses_as_json(headers):
+                await self.app(scope, receive, send)
+                return
+            raw, receive = await buffer_body(receive)
+            try:
+                body = model.model_validate(orjson.loads(raw))
+            except (orjson.JSONDecodeError, ValidationError):
+                await self.app(scope, receive, send)
+                return
+        try:
+            content = await self._in_thread(work, session_id, body)
+        except SessionNotFoundError:
+            await self.app(scope, receive, send)  # the guard answers MW404
+            return
+        except Exception as exc:
+            response = await self._handled(exc, scope, receive)
+        else:
+            response = content if isinstance(content, Response) else KatoJSONResponse(content)
+        route = self._route(action)
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = {"session_id": session_id}
+        scope[GUARDED_SESSION_SCOPE_KEY] = session_id
+        if "origin" in headers:
+            send = with_cors(send, headers)
+        await response(scope, receive, send)
+
+    async def _in_thread(self, work: Callable[..., Any], session_id: str, body: Any) -> Any:
+        """``work`` on a session-action thread, seeing this request's context variables."""
+        call = functools.partial(
+            contextvars.copy_context().run,
+            work,
+            self.context,
+            SessionService(self.context),
+            session_id,
+            body,
+        )
+        pool = self.context.session_action_pool()
+        return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def _handled(self, exc: Exception, scope: Scope, receive: Receive) -> Response:
+        """The application's answer to ``exc``, as routing gives it; re-raised when it has none."""
+        handlers = self.handlers_of.exception_handlers
+        for kind in type(exc).__mro__:
+            handler = handlers.get(kind)
+            if handler is not None:
+                request = Request(scope, receive)
+                if is_async_callable(handler):
+                    answer = await handler(request, exc)
+                else:
+                    answer = await run_in_threadpool(handler, request, exc)
+                assert isinstance(answer, Response)
+                return answer
+        raise exc
