@@ -1,11 +1,11 @@
-"""A direct path for the training loop's session actions: observe, learn and clear-stm.
+"""A direct path for the training and prediction loop: observe, learn, clear-stm, predictions.
 
 FastAPI's routing, its dependency solving and the session guard's own thread hop cost more CPU
 than an observe's engine work on a small node (docs/performance.md, serving overhead). This
 layer, between the limits layer and the session guard, serves ``POST /sessions/{id}/observe``,
-``/learn`` and ``/clear-stm`` itself, in one thread hop, with the routes' own functions
-(``observe_in_session``, ``learn_in_session``, ``clear_stm_in_session``), so both paths compute
-the same response.
+``/learn``, ``/clear-stm`` and ``GET /sessions/{id}/predictions`` itself, in one hop to a
+small thread pool (``ServiceContext.session_action_pool``), with the routes' own functions
+(``observe_in_session``, ...), so both paths compute the same response.
 
 It only serves what it can answer exactly as the routes would. A request with an
 ``Idempotency-Key`` header, a body that is not JSON or does not validate, a content type
@@ -23,6 +23,7 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,7 +36,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kato.service import routes_learning, routes_observe
+from kato.service import routes_learning, routes_observe, routes_session_data
 from kato.service.auth import buffer_body
 from kato.service.context import ServiceContext
 from kato.service.errors import SessionNotFoundError
@@ -62,20 +63,35 @@ def _clear_stm(
     return routes_learning.clear_stm_in_session(sessions, session_id)
 
 
-# action -> (its body's model, or None for no body; the work of its route, without a key)
-_ACTIONS: dict[str, tuple[type[ObservationInput] | None, Callable[..., Any]]] = {
-    "observe": (ObservationInput, _observe),
-    "learn": (None, _learn),
-    "clear-stm": (None, _clear_stm),
+def _predictions(
+    context: ServiceContext, sessions: SessionService, session_id: str, body: Any
+) -> Any:
+    return routes_session_data.predictions_in_session(context, sessions, session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    body: type[ObservationInput] | None  # the body's model; None: the route reads no body
+    work: Callable[[ServiceContext, SessionService, str, Any], Any]  # the route's, keyless
+
+
+# (method, last path segment) -> action. The predictions route's one query parameter
+# (unique_id, any string, ignored) cannot fail validation, so queries need no check.
+_ACTIONS: dict[tuple[str, str], _Action] = {
+    ("POST", "observe"): _Action(ObservationInput, _observe),
+    ("POST", "learn"): _Action(None, _learn),
+    ("POST", "clear-stm"): _Action(None, _clear_stm),
+    ("GET", "predictions"): _Action(None, _predictions),
 }
+_ROUTERS = (routes_observe.router, routes_learning.router, routes_session_data.router)
 
 
 def direct_action(method: str, path: str) -> tuple[str, str] | None:
     """``(session_id, action)`` of a request this layer may serve, else None."""
-    if method != "POST" or not path.startswith("/sessions/"):
+    if not path.startswith("/sessions/"):
         return None
     parts = path.split("/")
-    if len(parts) != 4 or not parts[2] or parts[3] not in _ACTIONS:
+    if len(parts) != 4 or not parts[2] or (method, parts[3]) not in _ACTIONS:
         return None
     return parts[2], parts[3]
 
@@ -95,18 +111,19 @@ class DirectSessionActions:
         self.app = app
         self.context = context
         self.handlers_of = handlers_of
-        self._route_of: dict[str, APIRoute] | None = None
+        self._route_of: dict[tuple[str, str], APIRoute] | None = None
 
-    def _route(self, action: str) -> APIRoute:
-        """The route that serves ``action`` elsewhere: its template labels metrics and logs."""
+    def _route(self, method: str, action: str) -> APIRoute:
+        """The route that serves the action elsewhere: its template labels metrics and logs."""
         if self._route_of is None:
-            paths = {f"/sessions/{{session_id}}/{name}": name for name in _ACTIONS}
             self._route_of = {
-                paths[route.path]: route
-                for route in (*routes_observe.router.routes, *routes_learning.router.routes)
-                if isinstance(route, APIRoute) and route.path in paths
+                (verb, route.path.rsplit("/", 1)[1]): route
+                for router in _ROUTERS
+                for route in router.routes
+                if isinstance(route, APIRoute) and route.path.startswith("/sessions/{session_id}/")
+                for verb in route.methods or ()
             }
-        return self._route_of[action]
+        return self._route_of[(method, action)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,22 +133,23 @@ class DirectSessionActions:
         if target is None or any(name == _IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
             await self.app(scope, receive, send)
             return
-        session_id, action = target
+        method = scope["method"]
+        session_id, name = target
+        action = _ACTIONS[(method, name)]
         headers = Headers(scope=scope)
-        model, work = _ACTIONS[action]
         body: Any = None
-        if model is not None:
+        if action.body is not None:
             if not _parses_as_json(headers):
                 await self.app(scope, receive, send)
                 return
             raw, receive = await buffer_body(receive)
             try:
-                body = model.model_validate(orjson.loads(raw))
+                body = action.body.model_validate(orjson.loads(raw))
             except (orjson.JSONDecodeError, ValidationError):
                 await self.app(scope, receive, send)
                 return
         try:
-            content = await self._in_thread(work, session_id, body)
+            content = await self._in_thread(action.work, session_id, body)
         except SessionNotFoundError:
             await self.app(scope, receive, send)  # the guard answers MW404
             return
@@ -139,7 +157,7 @@ class DirectSessionActions:
             response = await self._handled(exc, scope, receive)
         else:
             response = content if isinstance(content, Response) else KatoJSONResponse(content)
-        route = self._route(action)
+        route = self._route(method, name)
         scope["route"] = route
         scope["endpoint"] = route.endpoint
         scope["path_params"] = {"session_id": session_id}

@@ -45,6 +45,13 @@ def get_predictions(
     context: ServiceContext = Depends(get_context),
     sessions: SessionService = Depends(get_sessions),
 ) -> Any:
+    return predictions_in_session(context, sessions, session_id)
+
+
+def predictions_in_session(
+    context: ServiceContext, sessions: SessionService, session_id: str
+) -> KatoJSONResponse:
+    """The predictions route's work (also served by ``direct_routes``): its response."""
     with sessions.open(session_id) as record:
         engine = context.engine(record.node_id)
         result = engine.session_predictions(record.state, context.session_config(record.config))

@@ -66,7 +66,10 @@ def without_ids(body: dict[str, Any]) -> dict[str, Any]:
         ("POST", "/sessions/s-1/observe", ("s-1", "observe")),
         ("POST", "/sessions/s-1/learn", ("s-1", "learn")),
         ("POST", "/sessions/s-1/clear-stm", ("s-1", "clear-stm")),
+        ("GET", "/sessions/s-1/predictions", ("s-1", "predictions")),
         ("GET", "/sessions/s-1/observe", None),
+        ("POST", "/sessions/s-1/predictions", None),
+        ("GET", "/sessions/s-1/stm", None),
         ("POST", "/sessions/s-1/observe-sequence", None),
         ("POST", "/sessions/s-1/observe/", None),
         ("POST", "/sessions//observe", None),
@@ -106,6 +109,29 @@ def test_observe_learn_and_clear_are_served_directly_and_answer_as_routed(
     assert [r.headers["x-session-id"] for r in answers["direct"]] == [direct] * 5
     assert answers["direct"][2].json()["pattern_name"].startswith("PTRN|")
     assert stm(api, direct) == stm(api, routed) == []
+
+
+def test_predictions_are_served_directly_and_answer_as_routed(
+    api: TestClient, guard_checks: list[str]
+) -> None:
+    teacher = new_session(api, "predicting")
+    for events in (["a", "b"], ["c"], ["d"]), (["a"], ["c", "e"]):
+        for event in events:
+            api.post(f"/sessions/{teacher}/observe", json={"strings": event})
+        api.post(f"/sessions/{teacher}/learn")
+    session = new_session(api, "predicting")
+    for event in (["a"], ["c"]):
+        api.post(f"/sessions/{session}/observe", json={"strings": event})
+    guard_checks.clear()
+    served = api.get(f"/sessions/{session}/predictions", params={"unique_id": "x"})
+    routed = api.get(f"/sessions/{session}/predictions", headers=ROUTED)
+    assert guard_checks == [session]
+    assert served.status_code == routed.status_code == 200
+    assert served.content == routed.content
+    assert served.json()["count"] == 2
+    missing = api.get("/sessions/session-unknown/predictions")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "SESSION_NOT_FOUND"
 
 
 @pytest.mark.parametrize(
