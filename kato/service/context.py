@@ -41,17 +41,20 @@ class ServiceContext:
         self.prometheus_registry: Any = None
         self._session_action_pool: ThreadPoolExecutor | None = None
 
-    def session_action_pool(self) -> ThreadPoolExecutor:
-        """The threads of the direct session actions (kato/service/direct_routes.py).
+    def session_action_pool(self) -> ThreadPoolExecutor | None:
+        """The threads of the direct session actions (kato/service/direct_routes.py), or None
+        when they run on the event loop (``KATO_SESSION_ACTION_THREADS=0``).
 
         Created on first use, so in the worker process that serves, never before a fork.
         """
+        threads = self.settings.session_action_threads
+        if threads == 0:
+            return None
         if self._session_action_pool is None:
             with self._backend_lock:
                 if self._session_action_pool is None:
                     self._session_action_pool = ThreadPoolExecutor(
-                        self.settings.session_action_threads,
-                        thread_name_prefix="kato-session-action",
+                        threads, thread_name_prefix="kato-session-action"
                     )
         return self._session_action_pool
 

@@ -149,7 +149,7 @@ class DirectSessionActions:
                 await self.app(scope, receive, send)
                 return
         try:
-            content = await self._in_thread(action.work, session_id, body)
+            content = await self._run(action.work, session_id, body)
         except SessionNotFoundError:
             await self.app(scope, receive, send)  # the guard answers MW404
             return
@@ -166,17 +166,16 @@ class DirectSessionActions:
             send = with_cors(send, headers)
         await response(scope, receive, send)
 
-    async def _in_thread(self, work: Callable[..., Any], session_id: str, body: Any) -> Any:
-        """``work`` on a session-action thread, seeing this request's context variables."""
-        call = functools.partial(
-            contextvars.copy_context().run,
-            work,
-            self.context,
-            SessionService(self.context),
-            session_id,
-            body,
-        )
+    async def _run(self, work: Callable[..., Any], session_id: str, body: Any) -> Any:
+        """``work`` on the event loop, or on a session-action thread (seeing this request's
+        context variables) when the pool has threads."""
+        sessions = SessionService(self.context)
         pool = self.context.session_action_pool()
+        if pool is None:
+            return work(self.context, sessions, session_id, body)
+        call = functools.partial(
+            contextvars.copy_context().run, work, self.context, sessions, session_id, body
+        )
         return await asyncio.get_running_loop().run_in_executor(pool, call)
 
     async def _handled(self, exc: Exception, scope: Scope, receive: Receive) -> Response:

@@ -70,9 +70,10 @@ class Settings(BaseSettings):
     kato_warm_indexes: bool = True  # build every stored node's index before serving
     # Net allocations between the cyclic collector's young passes; 0 keeps Python's 700.
     kato_gc_threshold: int = Field(default=50_000, ge=0)
-    # Threads per worker serving observe/learn/clear-stm (kato/service/direct_routes.py);
-    # None: 4 on the distributed backend (its network waits overlap), else 1.
-    kato_session_action_threads: int | None = Field(default=None, ge=1)
+    # Threads per worker for the direct session actions (kato/service/direct_routes.py); 0 runs
+    # them on the event loop. None: 4 on the distributed backend (its network waits overlap),
+    # else 0 (docs/configuration.md).
+    kato_session_action_threads: int | None = Field(default=None, ge=0)
 
     # §8.3 engine-level storage options (the rest lives in StorageSettings)
     kato_vector_dim: int | None = Field(default=None, ge=1)
@@ -159,10 +160,10 @@ class Settings(BaseSettings):
 
     @property
     def session_action_threads(self) -> int:
-        """Threads per worker for the direct session actions (``None`` picks by backend)."""
+        """Threads per worker for the direct session actions; 0: on the event loop."""
         if self.kato_session_action_threads is not None:
             return self.kato_session_action_threads
-        return 4 if self.storage.backend == "distributed" else 1
+        return 4 if self.storage.backend == "distributed" else 0
 
     @property
     def engine_settings(self) -> EngineSettings:

@@ -27,9 +27,10 @@ from kato.storage.memory import MemoryBackend
 ROUTED = {"Idempotency-Key": "route-me"}  # a keyed request is never served directly
 
 
-@pytest.fixture
-def api() -> Iterator[TestClient]:
-    app = create_app(load_settings(), MemoryBackend())
+@pytest.fixture(params=[0, 2], ids=["on-the-loop", "two-threads"])
+def api(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    settings = load_settings(kato_session_action_threads=request.param)
+    app = create_app(settings, MemoryBackend())
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -58,6 +59,18 @@ def stm(api: TestClient, session: str) -> Any:
 
 def without_ids(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("unique_id", "session_id", "message")}
+
+
+@pytest.mark.parametrize(
+    ("storage", "configured", "threads"),
+    [("embedded", None, 0), ("memory", None, 0), ("distributed", None, 4), ("embedded", 3, 3)],
+)
+def test_session_action_threads_by_backend(
+    monkeypatch: pytest.MonkeyPatch, storage: str, configured: int | None, threads: int
+) -> None:
+    monkeypatch.setenv("KATO_STORAGE", storage)
+    settings = load_settings(kato_session_action_threads=configured)
+    assert settings.session_action_threads == threads
 
 
 @pytest.mark.parametrize(
