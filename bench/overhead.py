@@ -2,22 +2,37 @@
 
     .venv/bin/python -m bench.overhead --seconds 15 --concurrency 16
 
-1. A bare FastAPI route returning a constant, served by uvicorn with the same settings as
-   ``kato serve`` (1 worker), against ``POST /sessions/{id}/observe`` on ``kato serve`` (1
-   worker, embedded backend, default configuration; each load-generator task owns a session
-   and clears its STM every 5 observations so the work per request stays constant).
-2. The same observe load against ``kato serve --workers 1`` and ``--workers 2``.
+Three workloads, each against 1 and 2 workers:
+
+1. ``constant``: a bare FastAPI route returning a constant, served by uvicorn with the same
+   settings as ``kato serve`` (the control: what the machine, the load generator and the
+   HTTP server allow).
+2. ``observe``: ``POST /sessions/{id}/observe`` on ``kato serve`` (embedded backend, default
+   configuration) into an empty node; the requests go round-robin over sessions, and each
+   session's STM is cleared every 5 observations so the work per request stays constant.
+3. ``trained``: the same load into a node that holds ``--patterns`` patterns of
+   :class:`bench.generate.Generator` (learned through the API before the runs), observing
+   noisy prefixes of them, so every observe computes predictions (the default
+   configuration): the training loop's request, whose server CPU dwarfs the load
+   generator's and the loopback's.
+
+It prints requests per second, observe/constant on 1 worker (the serving overhead), and 2
+workers / 1 worker for each workload (scaling). On two cores a request as cheap as the
+constant's or the empty observe's leaves the second worker less than a core: the load
+generator and the kernel's loopback traffic take the rest, and the constant's own ratio shows
+how much.
 
 The load generator is ``wrk`` (Debian's package; one thread, ``--concurrency``
-connections, a Lua script spreading observes over sessions) when it is installed and
+connections, a Lua script spreading the requests over sessions) when it is installed and
 ``--generator wrk`` (the default), else an asyncio httpx client in this process, which
-competes with the servers for the two cores. It prints requests per second and the ratios.
+competes with the servers for the two cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import re
 import shutil
 import subprocess
@@ -28,6 +43,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.generate import Generator
 from tests.service.server import KatoServer, free_port
 
 BARE_APP = """
@@ -46,42 +62,14 @@ def constant() -> dict[str, str]:
     return {"status": "okay"}
 """
 
+EMPTY_NODE = "overhead"
+TRAINED_NODE = "overhead-trained"
+WORKLOADS = ("constant", "observe", "trained")
 
-async def _load(base_url: str, seconds: float, concurrency: int, observe: bool) -> float:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
-        sessions: list[str] = []
-        if observe:
-            for _ in range(concurrency):
-                created = await client.post("/sessions", json={"node_id": "overhead"})
-                sessions.append(created.json()["session_id"])
-        done = 0
-        deadline = time.perf_counter() + seconds
-
-        async def worker(number: int) -> None:
-            nonlocal done
-            i = 0
-            while time.perf_counter() < deadline:
-                if observe:
-                    session = sessions[number]
-                    if i % 5 == 4:
-                        await client.post(f"/sessions/{session}/clear-stm")
-                    response = await client.post(
-                        f"/sessions/{session}/observe", json={"strings": [f"s{i % 7}"]}
-                    )
-                else:
-                    response = await client.post("/constant")
-                response.raise_for_status()
-                done += 1
-                i += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(concurrency)))
-        return done / (time.perf_counter() - start)
-
-
+# Request n goes to session n mod S; every 5th round of a session clears its STM.
 WRK_SCRIPT = """
 local sessions = {%s}
+local bodies = {%s}
 local n = 0
 request = function()
   local s = sessions[(n %% #sessions) + 1]
@@ -91,20 +79,80 @@ request = function()
     return wrk.format("POST", "/sessions/" .. s .. "/clear-stm")
   end
   return wrk.format("POST", "/sessions/" .. s .. "/observe",
-    {["Content-Type"] = "application/json"}, '{"strings":["s' .. (round %% 7) .. '"]}')
+    {["Content-Type"] = "application/json"}, bodies[(round %% #bodies) + 1])
 end
 """
 
 
-def _wrk(base_url: str, seconds: float, concurrency: int, observe: bool, tmp: Path) -> float:
+def observe_bodies(workload: str, patterns: int) -> list[str]:
+    """The observe bodies a workload cycles through."""
+    if workload == "observe":
+        return [json.dumps({"strings": [f"s{i}"]}) for i in range(7)]
+    queries = Generator(patterns, seed=5).queries(50, seed=6)
+    return [json.dumps({"strings": event}) for query in queries for event in query]
+
+
+def train(base_url: str, patterns: int) -> None:
+    """Learn the trained node's patterns, one observe-sequence with learn_at_end each."""
+    with httpx.Client(base_url=base_url, timeout=120.0) as client:
+        session = client.post("/sessions", json={"node_id": TRAINED_NODE}).json()["session_id"]
+        for pattern in Generator(patterns, seed=5).patterns():
+            items = [{"strings": event} for event in pattern]
+            body = {"observations": items, "learn_at_end": True}
+            client.post(f"/sessions/{session}/observe-sequence", json=body).raise_for_status()
+
+
+def _sessions(base_url: str, node: str, count: int) -> list[str]:
+    with httpx.Client(base_url=base_url, timeout=60.0) as client:
+        return [
+            client.post("/sessions", json={"node_id": node}).json()["session_id"]
+            for _ in range(count)
+        ]
+
+
+async def _httpx_load(
+    base_url: str, seconds: float, concurrency: int, sessions: list[str], bodies: list[str]
+) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, limits=limits) as client:
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(number: int) -> None:
+            nonlocal done
+            i = 0
+            while time.perf_counter() < deadline:
+                if not sessions:
+                    response = await client.post("/constant")
+                elif i % 5 == 4:
+                    response = await client.post(f"/sessions/{sessions[number]}/clear-stm")
+                else:
+                    response = await client.post(
+                        f"/sessions/{sessions[number]}/observe",
+                        content=bodies[i % len(bodies)],
+                        headers={"content-type": "application/json"},
+                    )
+                response.raise_for_status()
+                done += 1
+                i += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def _wrk_load(
+    base_url: str,
+    seconds: float,
+    concurrency: int,
+    sessions: list[str],
+    bodies: list[str],
+    tmp: Path,
+) -> float:
     script = tmp / "load.lua"
-    if observe:
-        with httpx.Client(base_url=base_url, timeout=60.0) as client:
-            sessions = [
-                client.post("/sessions", json={"node_id": "overhead"}).json()["session_id"]
-                for _ in range(concurrency * 4)
-            ]
-        script.write_text(WRK_SCRIPT % ", ".join(f'"{s}"' for s in sessions))
+    if sessions:
+        quoted = ", ".join("[[" + body + "]]" for body in bodies)
+        script.write_text(WRK_SCRIPT % (", ".join(f'"{s}"' for s in sessions), quoted))
         target = base_url
     else:
         script.write_text('wrk.method = "POST"\n')
@@ -116,40 +164,62 @@ def _wrk(base_url: str, seconds: float, concurrency: int, observe: bool, tmp: Pa
     return float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def _bare_server(directory: Path) -> KatoServer:
+def _bare_server(directory: Path, workers: int) -> KatoServer:
     (directory / "bare_app.py").write_text(BARE_APP)
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--app-dir", str(directory), "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     return KatoServer(directory, command=command, port=port)
 
 
-def run(seconds: float, concurrency: int, generator: str) -> dict[str, float]:
-    """Requests per second of the bare route and of observe on 1 and 2 workers, printed."""
+def run(
+    seconds: float, concurrency: int, generator: str, patterns: int = 2000
+) -> dict[tuple[str, int], float]:
+    """Requests per second of each workload on 1 and 2 workers, printed with the ratios."""
     use_wrk = generator == "wrk" and shutil.which("wrk") is not None
-
-    def load(base_url: str, observe: bool, tmp: Path) -> float:
-        if use_wrk:
-            return _wrk(base_url, seconds, concurrency, observe, tmp)
-        return asyncio.run(_load(base_url, seconds, concurrency, observe))
-
-    rates: dict[str, float] = {}
+    rates: dict[tuple[str, int], float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        bare_dir = root / "bare"
-        bare_dir.mkdir()
-        with _bare_server(bare_dir) as bare:
-            rates["bare FastAPI constant, 1 worker"] = load(bare.base_url, False, root)
+
+        def load(base_url: str, node: str | None, bodies: list[str]) -> float:
+            # wrk spreads the requests over 4 sessions a connection; httpx gives each task one
+            count = concurrency * (4 if use_wrk else 1)
+            sessions = _sessions(base_url, node, count) if node else []
+            if use_wrk:
+                return _wrk_load(base_url, seconds, concurrency, sessions, bodies, root)
+            return asyncio.run(_httpx_load(base_url, seconds, concurrency, sessions, bodies))
+
         for workers in (1, 2):
-            with KatoServer(root / f"kato{workers}", workers=workers) as kato:
-                rates[f"kato observe, {workers} worker(s)"] = load(kato.base_url, True, root)
-    print(f"load generator: {'wrk -t1' if use_wrk else 'httpx asyncio (in process)'}")
-    for label, rate in rates.items():
-        print(f"{label:<36} {rate:>9.1f} req/s")
-    one = rates["kato observe, 1 worker(s)"]
-    print(f"observe / bare (1 worker): {one / rates['bare FastAPI constant, 1 worker']:.2f}")
-    print(f"2 workers / 1 worker (observe): {rates['kato observe, 2 worker(s)'] / one:.2f}")
+            bare_dir = root / f"bare{workers}"
+            bare_dir.mkdir()
+            with _bare_server(bare_dir, workers) as bare:
+                rates[("constant", workers)] = load(bare.base_url, None, [])
+            # one data directory for both: the trained node is learned once
+            with KatoServer(root / "kato", workers=workers) as kato:
+                if workers == 1:
+                    train(kato.base_url, patterns)
+                for workload, node in (("observe", EMPTY_NODE), ("trained", TRAINED_NODE)):
+                    bodies = observe_bodies(workload, patterns)
+                    rates[(workload, workers)] = load(kato.base_url, node, bodies)
+    _print(rates, use_wrk, patterns)
     return rates
+
+
+def _print(rates: dict[tuple[str, int], float], use_wrk: bool, patterns: int) -> None:
+    labels = {
+        "constant": "bare FastAPI constant",
+        "observe": "kato observe, empty node",
+        "trained": f"kato observe, {patterns:,} patterns",
+    }
+    print(f"load generator: {'wrk -t1' if use_wrk else 'httpx asyncio (in process)'}")
+    print(f"{'req/s':<34} {'1 worker':>10} {'2 workers':>10} {'2/1':>6}")
+    for workload in WORKLOADS:
+        one, two = rates[(workload, 1)], rates[(workload, 2)]
+        print(f"{labels[workload]:<34} {one:>10.1f} {two:>10.1f} {two / one:>6.2f}")
+    overhead = rates[("observe", 1)] / rates[("constant", 1)]
+    print(f"observe / bare (1 worker): {overhead:.2f}")
 
 
 def main() -> None:
@@ -157,8 +227,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk")
+    parser.add_argument("--patterns", type=int, default=2000, help="the trained node's size")
     args = parser.parse_args()
-    run(args.seconds, args.concurrency, args.generator)
+    run(args.seconds, args.concurrency, args.generator, args.patterns)
 
 
 if __name__ == "__main__":
