@@ -99,12 +99,15 @@ def log_access(scope: Scope, route: str, status: int, duration: float, info: Req
         return
     node_id = info.node_id if info.node_id is not None else _query_node_id(scope)
     duration_ms = round(duration * 1000, 3)
-    access_logger.info(
+    # makeRecord and handle: what ``info`` does, less its search of the stack for the caller
+    record = access_logger.makeRecord(
+        access_logger.name,
+        logging.INFO,
+        __file__,
+        0,
         "%s %s %s %.1fms",
-        scope["method"],
-        scope["path"],
-        status,
-        duration_ms,
+        (scope["method"], scope["path"], status, duration_ms),
+        None,
         extra={
             "trace_id": info.trace_id,
             "method": scope["method"],
@@ -116,3 +119,4 @@ def log_access(scope: Scope, route: str, status: int, duration: float, info: Req
             "session_id": info.session_id,
         },
     )
+    access_logger.handle(record)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from kato.service.action_threads import ActionThreads
 from kato.service.monitoring import Monitoring
 from kato.service.node_registry import NodeRegistry
 from kato.service.settings import Settings
@@ -39,9 +39,9 @@ class ServiceContext:
         self._count_cache: tuple[float, int] | None = None
         self.metrics_cache: tuple[float, dict[str, Any]] | None = None
         self.prometheus_registry: Any = None
-        self._session_action_pool: ThreadPoolExecutor | None = None
+        self._session_action_pool: ActionThreads | None = None
 
-    def session_action_pool(self) -> ThreadPoolExecutor | None:
+    def session_action_pool(self) -> ActionThreads | None:
         """The threads of the direct session actions (kato/service/direct_routes.py), or None
         when they run on the event loop (``KATO_SESSION_ACTION_THREADS=0``).
 
@@ -53,9 +53,7 @@ class ServiceContext:
         if self._session_action_pool is None:
             with self._backend_lock:
                 if self._session_action_pool is None:
-                    self._session_action_pool = ThreadPoolExecutor(
-                        threads, thread_name_prefix="kato-session-action"
-                    )
+                    self._session_action_pool = ActionThreads(threads, "kato-session-action")
         return self._session_action_pool
 
     @property
@@ -68,7 +66,7 @@ class ServiceContext:
 
     def close(self) -> None:
         if self._session_action_pool is not None:
-            self._session_action_pool.shutdown(wait=True)
+            self._session_action_pool.close()
             self._session_action_pool = None
         if self._backend is not None:
             self._backend.close()

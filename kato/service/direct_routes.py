@@ -19,7 +19,6 @@ routing would.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
@@ -176,7 +175,7 @@ class DirectSessionActions:
         call = functools.partial(
             contextvars.copy_context().run, work, self.context, sessions, session_id, body
         )
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        return await pool.run(call)
 
     async def _handled(self, exc: Exception, scope: Scope, receive: Receive) -> Response:
         """The application's answer to ``exc``, as routing gives it; re-raised when it has none."""

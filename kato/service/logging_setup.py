@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import sys
+import time
 from typing import Any
 
 from kato.service import request_context
@@ -89,24 +90,41 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+_NEEDS_QUOTES = re.compile(r"[\s\"=]")
+
+
 def _human_value(value: object) -> str:
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if not text or re.search(r"[\s\"=]", text) else text
+    text = scrub(value) if isinstance(value, str) else str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or _NEEDS_QUOTES.search(text) else text
 
 
 class HumanFormatter(logging.Formatter):
-    """``2026-01-02 10:00:00,123 INFO kato.access: GET /health 200 0.4ms trace_id=kato-...``."""
+    """``2026-01-02 10:00:00,123 INFO kato.access: GET /health 200 0.4ms trace_id=kato-...``.
+
+    Every request logs a line through it, so it reads only the fields it prints (none of them
+    is named like a credential, and their values are scrubbed as ``record_fields`` does) and
+    formats a second's date and time once.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if self._second[0] != second:
+            stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, stamp)
+        return self.default_msec_format % (self._second[1], record.msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         line = scrub(super().format(record))
-        fields = record_fields(record)
         extras = [
-            f"{key}={_human_value(fields[key])}"
+            f"{key}={_human_value(value)}"
             for key in HUMAN_FIELDS
-            if fields.get(key) is not None
+            if (value := getattr(record, key, None)) is not None
         ]
         return " ".join([line, *extras]) if extras else line
 

@@ -163,6 +163,21 @@ class KatoMetrics:
             multiprocess_mode="livesum",
             registry=r,
         )
+        self._request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def request_finished(self, route: str, method: str, status: int, duration: float) -> None:
+        """Count a finished request and time it. The labelled children are kept: looking
+        them up through ``labels()`` on every request cost more than using them."""
+        key = (route, method, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = (
+                self.http_requests.labels(route=route, method=method, status=str(status)),
+                self.http_duration.labels(route=route, method=method),
+            )
+            self._request_series[key] = series  # bounded: route templates x methods x statuses
+        series[0].inc()
+        series[1].observe(duration)
 
 
 _metrics: KatoMetrics | None = None

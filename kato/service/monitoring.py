@@ -167,8 +167,7 @@ class Monitoring:
     ) -> None:
         metrics = self.metrics
         metrics.in_flight.dec()
-        metrics.http_requests.labels(route=route, method=method, status=str(status)).inc()
-        metrics.http_duration.labels(route=route, method=method).observe(duration)
+        metrics.request_finished(route, method, status, duration)
         now = time.time()
         labels = {"method": method, "status": str(status)}
         with self._lock:

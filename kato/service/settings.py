@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     kato_gc_threshold: int = Field(default=50_000, ge=0)
     # Threads per worker for the direct session actions (kato/service/direct_routes.py); 0 runs
     # them on the event loop. None: 4 on the distributed backend (its network waits overlap),
-    # else 0 (docs/configuration.md).
+    # else 1 (docs/configuration.md).
     kato_session_action_threads: int | None = Field(default=None, ge=0)
 
     # §8.3 engine-level storage options (the rest lives in StorageSettings)
@@ -163,7 +163,7 @@ class Settings(BaseSettings):
         """Threads per worker for the direct session actions; 0: on the event loop."""
         if self.kato_session_action_threads is not None:
             return self.kato_session_action_threads
-        return 4 if self.storage.backend == "distributed" else 0
+        return 4 if self.storage.backend == "distributed" else 1
 
     @property
     def engine_settings(self) -> EngineSettings:

@@ -63,7 +63,7 @@ def without_ids(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("storage", "configured", "threads"),
-    [("embedded", None, 0), ("memory", None, 0), ("distributed", None, 4), ("embedded", 3, 3)],
+    [("embedded", None, 1), ("memory", None, 1), ("distributed", None, 4), ("embedded", 0, 0)],
 )
 def test_session_action_threads_by_backend(
     monkeypatch: pytest.MonkeyPatch, storage: str, configured: int | None, threads: int
