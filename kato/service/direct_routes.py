@@ -3,9 +3,10 @@
 FastAPI's routing, its dependency solving and the session guard's own thread hop cost more CPU
 than an observe's engine work on a small node (docs/performance.md, serving overhead). This
 layer, between the limits layer and the session guard, serves ``POST /sessions/{id}/observe``,
-``/learn``, ``/clear-stm`` and ``GET /sessions/{id}/predictions`` itself, in one hop to a
-small thread pool (``ServiceContext.session_action_pool``), with the routes' own functions
-(``observe_in_session``, ...), so both paths compute the same response.
+``/learn``, ``/clear-stm`` and ``GET /sessions/{id}/predictions`` itself, in one hop to the
+session-action threads (``ServiceContext.session_action_pool``; on the event loop when
+``KATO_SESSION_ACTION_THREADS=0``), with the routes' own functions (``observe_in_session``,
+...), so both paths compute the same response.
 
 It only serves what it can answer exactly as the routes would. A request with an
 ``Idempotency-Key`` header, a body that is not JSON or does not validate, a content type
