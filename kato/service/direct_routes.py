@@ -46,8 +46,6 @@ from kato.service.middleware import GUARDED_SESSION_SCOPE_KEY, with_cors
 from kato.service.models import ObservationInput
 from kato.service.sessions import SessionService
 
-_IDEMPOTENCY_HEADER = HEADER.lower().encode("latin-1")
-
 
 def _observe(context: ServiceContext, sessions: SessionService, session_id: str, body: Any) -> Any:
     return routes_observe.observe_in_session(context, sessions, session_id, body, None)
@@ -129,14 +127,14 @@ class DirectSessionActions:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        target = direct_action(scope["method"], scope["path"])
-        if target is None or any(name == _IDEMPOTENCY_HEADER for name, _ in scope["headers"]):
+        method = scope["method"]
+        target = direct_action(method, scope["path"])
+        headers = Headers(scope=scope)
+        if target is None or HEADER in headers:
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
         session_id, name = target
         action = _ACTIONS[(method, name)]
-        headers = Headers(scope=scope)
         body: Any = None
         if action.body is not None:
             if not _parses_as_json(headers):
