@@ -67,6 +67,13 @@ class SqliteKnowledgeBase:
         rows = self._db.query(f"SELECT {column} FROM nodes WHERE node = ?", (self._node,))
         return int(rows[0][0]) if rows else 0
 
+    def _precomputed_current(self, conn: sqlite3.Connection) -> bool:
+        """Whether the stored finalize-training metrics are of the node as it stands."""
+        row = conn.execute(
+            "SELECT precomputed_version = version FROM nodes WHERE node = ?", (self._node,)
+        ).fetchone()
+        return bool(row and row[0])
+
     def _symbol_rows(
         self, conn: sqlite3.Connection, symbols: Iterable[str], columns: str
     ) -> dict[str, tuple[Any, ...]]:
@@ -192,11 +199,11 @@ class SqliteKnowledgeBase:
         return in_code_point_order({key_text(s): loads(a) for s, a in rows})
 
     def precomputed_metrics(self, names: Iterable[str]) -> dict[str, PrecomputedMetrics]:
-        wanted = [n for n in dict.fromkeys(names) if encodable(n)]
         found: dict[str, PrecomputedMetrics] = {}
         with self._db.read() as conn:
-            if self._meta("precomputed_version") != self._meta("version"):
+            if not self._precomputed_current(conn):
                 return {}
+            wanted = [n for n in dict.fromkeys(names) if encodable(n)]
             for part in chunks(wanted):
                 query = (
                     "SELECT name, entropy, normalized_entropy, global_normalized_entropy, "
