@@ -12,6 +12,12 @@ tenth of the run, the ratio of the last tenth to the first, the total time, and 
 per observation of the server's processes (start-up included; the distributed backend's
 Redis and ClickHouse are not counted) and of the client threads.
 
+Each tenth's row also has the server's CPU per observation over that tenth (its processes
+sampled as the tenth's last observation is answered). A tenth's throughput moves with the
+machine's phase as much as with the code; its CPU cost moves less, so the cost ratio (the
+first tenth's CPU per observation over the last's) shows how much of the throughput ratio
+is the work itself growing with the knowledge base.
+
 The work is a queue of chunks of ``--learn-every`` observations: client ``i``'s share of
 the stream is every ``clients``-th event from the ``i``-th, cut into chunks, and the
 chunks are queued share by share, round by round. A learn clears the STM, so a chunk
@@ -38,6 +44,8 @@ import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import psutil
 
 from bench.chaos import backend_services
 from bench.generate import Generator
@@ -99,18 +107,51 @@ class _Connection:
             self.connection = None
 
 
+class _TenthSampler:
+    """The server processes' CPU seconds each time another tenth of the observations has
+    been answered (call :meth:`answered` under the clients' lock)."""
+
+    def __init__(self, server_pid: int, observations: int) -> None:
+        self.root = psutil.Process(server_pid)
+        self.tenth = max(1, observations // 10)
+        self.samples = [self.server_cpu()]
+
+    def server_cpu(self) -> float:
+        processes = [self.root, *self.root.children(recursive=True)]
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:  # a worker restarted: its CPU is lost to the sample
+                continue
+            total += times.user + times.system
+        return total
+
+    def answered(self, count: int) -> None:
+        if count % self.tenth == 0 and len(self.samples) <= 10:
+            self.samples.append(self.server_cpu())
+
+    def per_observation_ms(self) -> list[float]:
+        """Server CPU milliseconds per observation of each tenth sampled."""
+        return [
+            (after - before) / self.tenth * 1000
+            for before, after in zip(self.samples, self.samples[1:], strict=False)
+        ]
+
+
 def _client_run(
     url: str,
     node: str,
     chunks: queue.SimpleQueue[list[list[str]]],
     learn_every: int,
     stamps: list[float],
+    sampler: _TenthSampler,
     outcomes: list[float | Exception],
     lock: threading.Lock,
 ) -> None:
     """Send chunks until the queue is empty; appends the thread's CPU seconds, or its error."""
     try:
-        _send_chunks(url, node, chunks, learn_every, stamps, lock)
+        _send_chunks(url, node, chunks, learn_every, stamps, sampler, lock)
     except Exception as error:
         with lock:
             outcomes.append(error)
@@ -125,6 +166,7 @@ def _send_chunks(
     chunks: queue.SimpleQueue[list[list[str]]],
     learn_every: int,
     stamps: list[float],
+    sampler: _TenthSampler,
     lock: threading.Lock,
 ) -> None:
     connection = _Connection(url)
@@ -138,6 +180,7 @@ def _send_chunks(
             connection.post(f"/sessions/{session}/observe", {"strings": event})
             with lock:
                 stamps.append(time.perf_counter())
+                sampler.answered(len(stamps))
         action = "learn" if len(chunk) == learn_every else "clear-stm"
         connection.post(f"/sessions/{session}/{action}")
     connection.close()
@@ -154,7 +197,8 @@ def run(
     """Throughput per tenth, printed; ``env`` points the server at distributed services
     (``node`` must then be new to them: the run measures a growing knowledge base)."""
     chunks: queue.SimpleQueue[list[list[str]]] = queue.SimpleQueue()
-    for chunk in _chunks(_events(observations, seed=11), clients, learn_every):
+    events = _events(observations, seed=11)
+    for chunk in _chunks(events, clients, learn_every):
         chunks.put(chunk)
     stamps: list[float] = []
     outcomes: list[float | Exception] = []
@@ -164,11 +208,13 @@ def run(
         tempfile.TemporaryDirectory() as data_dir,
         KatoServer(Path(data_dir), workers=workers, env=env) as server,
     ):
+        assert server.process is not None
+        sampler = _TenthSampler(server.process.pid, len(events))
         start = time.perf_counter()
         threads = [
             threading.Thread(
                 target=_client_run,
-                args=(server.base_url, node, chunks, learn_every, stamps, outcomes, lock),
+                args=(server.base_url, node, chunks, learn_every, stamps, sampler, outcomes, lock),
             )
             for _ in range(clients)
         ]
@@ -191,16 +237,20 @@ def run(
         end = stamps[(k + 1) * tenth - 1]
         rates.append(tenth / (end - previous))
         previous = end
-    print(f"{'tenth':>6} {'obs/s':>10}")
+    costs = sampler.per_observation_ms()
+    print(f"{'tenth':>6} {'obs/s':>10} {'server CPU ms/obs':>18}")
     for k, rate in enumerate(rates, start=1):
-        print(f"{k:>6} {rate:>10.1f}")
+        cost = f"{costs[k - 1]:>18.2f}" if k <= len(costs) else f"{'-':>18}"
+        print(f"{k:>6} {rate:>10.1f} {cost}")
     ratio = rates[-1] / rates[0]
+    cost_ratio = costs[0] / costs[-1] if len(costs) == 10 and costs[-1] > 0 else float("nan")
     backend = (env or {}).get("KATO_STORAGE", "embedded")
     print(
         f"observations={len(stamps)} workers={workers} clients={clients} "
         f"learn_every={learn_every} backend={backend}"
     )
     print(f"total {total:.1f} s, last/first tenth throughput ratio {ratio:.2f}")
+    print(f"server CPU per observation, first tenth / last tenth: {cost_ratio:.2f}")
     # Steadier than wall time, which swings with where the clients' connections land.
     per_observation = server_cpu / len(stamps) * 1000
     print(f"server CPU {server_cpu:.1f} s (start-up included), {per_observation:.2f} ms/obs")
@@ -210,6 +260,7 @@ def run(
         "observations": len(stamps),
         "total_seconds": total,
         "ratio": ratio,
+        "cost_ratio": cost_ratio,
         "server_cpu_ms_per_observation": per_observation,
         "client_cpu_ms_per_observation": client_per_observation,
     }

@@ -34,6 +34,7 @@ def test_training_benchmark_counts_every_observation() -> None:
     assert result["observations"] == 300
     assert result["total_seconds"] > 0
     assert result["ratio"] > 0
+    assert result["cost_ratio"] > 0  # every tenth's server CPU was sampled
     assert result["server_cpu_ms_per_observation"] > 0  # the server's exit was waited for
     assert result["client_cpu_ms_per_observation"] > 0
 
