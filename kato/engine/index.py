@@ -184,7 +184,7 @@ class PatternIndex:
         self._patterns: list[IndexedPattern] = []
         self._by_name: dict[str, int] = {}
         self._postings: dict[str, _Postings] = {}
-        self._by_first: dict[str, list[int]] = {}
+        self._by_first: dict[str, array[int]] = {}
         self._lengths = array("i")
         self._name_keys = array("Q")
         # Integer-coded copies of the patterns for the compiled kernels.
@@ -224,7 +224,10 @@ class PatternIndex:
                 postings.counts.append(min(counts[symbol], _MAX_COUNT))
                 postings.first_event_lengths.append(min(starts[k + 1] - starts[k], _MAX_COUNT))
                 postings.successors.append(successors.get(symbol, 0))
-        self._by_first.setdefault(pattern.first, []).append(pid)
+        first = self._by_first.get(pattern.first)
+        if first is None:
+            first = self._by_first[pattern.first] = array("i")
+        first.append(pid)
         self._codes.extend(flat_codes)
         self._code_offsets.append(len(self._codes))
         self._starts.extend(starts)
@@ -250,6 +253,14 @@ class PatternIndex:
 
     def ids_with_first_symbol(self, symbol: str) -> list[int]:
         return list(self._by_first.get(symbol, ()))
+
+    def first_symbol_arrays(self, symbol: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, lengths and name keys (NumPy copies, aligned) of the patterns whose first
+        symbol is ``symbol``."""
+        with self._lock:
+            ids = np.array(self._by_first.get(symbol, array("i")), dtype=np.int64)
+            lengths, keys = self._by_id()
+            return ids, lengths[ids], keys[ids]
 
     def overlap_arrays(self, state: Sequence[str]) -> Overlaps:
         """Symbol overlaps of every pattern with ``state``, computed with NumPy."""

@@ -937,10 +937,15 @@ def rank(objects: list[JSONObject], rank_field: str) -> list[JSONObject]:
 def _fast_path(
     kb: KnowledgeBase, index: PatternIndex, symbol: str, config: EngineConfig
 ) -> list[JSONObject]:
-    patterns = sorted(
-        (index.pattern(pid) for pid in index.ids_with_first_symbol(symbol)),
-        key=lambda p: p.name,
+    rank_field = (
+        config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
     )
+    chosen = None
+    if _ranked_by_length(rank_field, config):
+        chosen = _fast_path_best(kb, index, symbol, config, rank_field)
+    if chosen is None:
+        chosen = [index.pattern(pid) for pid in index.ids_with_first_symbol(symbol)]
+    patterns = sorted(chosen, key=lambda p: p.name)
     if not patterns:
         return []
     summaries = index.summaries.get(kb, (p.name for p in patterns))
@@ -951,15 +956,59 @@ def _fast_path(
         weights = _affinity_weights(kb, tokens, config.affinity_emotive)
     by_name = {p.name: p for p in patterns}
     cores = [_fast_path_core(p, summaries[p.name], symbol, config, weights) for p in patterns]
-    rank_field = (
-        config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
-    )
     # A frequent first symbol starts hundreds of patterns: only the K returned
     # ones get their output object.
     return [
         _fast_path_object(core, by_name[core["name"]], summaries[core["name"]], symbol)
         for core in rank(cores, rank_field)[: config.max_predictions]
     ]
+
+
+def _ranked_by_length(rank_field: str, config: EngineConfig) -> bool:
+    """Whether a fast-path candidate's ``rank_field`` depends on nothing but its length.
+
+    Every candidate matches the state's one symbol at its first position (one block, no
+    extras), so unweighted all fields but ``frequency`` are functions of the length —
+    ``similarity`` only in token mode (2/(P+1)); the weighted ones are all null.
+    """
+    if config.affinity_emotive or rank_field == "frequency":
+        return False
+    return rank_field != "similarity" or config.use_token_matching
+
+
+def _fast_path_best(
+    kb: KnowledgeBase, index: PatternIndex, symbol: str, config: EngineConfig, rank_field: str
+) -> list[IndexedPattern] | None:
+    """The K candidates the full ranking would return, found without evaluating every one
+    (a frequent first symbol starts a fifth of a large node), when ``rank_field`` depends on
+    the length alone: each distinct length's value comes from one candidate of that length,
+    evaluated as usual. None (evaluate them all) when there are no more than K, or when a
+    pattern this needs has no summary (being removed), which only the full path filters.
+    """
+    ids, lengths, keys = index.first_symbol_arrays(symbol)
+    if ids.size <= config.max_predictions:
+        return None
+    _, first_at, inverse = np.unique(lengths, return_index=True, return_inverse=True)
+    representatives = [index.pattern(int(ids[at])) for at in first_at.tolist()]
+    summaries = index.summaries.get(kb, (p.name for p in representatives))
+    if len(summaries) < len(representatives):
+        return None
+    by_length = [
+        _fast_path_core(p, summaries[p.name], symbol, config, None)[rank_field]
+        for p in representatives
+    ]
+    # rank() puts nulls last; here they are all null or none is (the weighted fields).
+    table = np.array([0.0 if v is None else v for v in by_length], dtype=np.float64)
+    chosen = top_by_pre_potential(
+        table[inverse],
+        keys,
+        config.max_predictions,
+        lambda position: index.pattern(int(ids[position])).name,
+    )
+    patterns = [index.pattern(int(ids[position])) for position in chosen.tolist()]
+    if len(index.summaries.get(kb, (p.name for p in patterns))) < len(patterns):
+        return None
+    return patterns
 
 
 @dataclass(slots=True, init=False)
