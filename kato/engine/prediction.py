@@ -980,7 +980,7 @@ def _fast_path_best(
     kb: KnowledgeBase, index: PatternIndex, symbol: str, config: EngineConfig, rank_field: str
 ) -> list[IndexedPattern] | None:
     """The K candidates the full ranking would return, found without evaluating every one
-    (a frequent first symbol starts a fifth of a large node), when ``rank_field`` depends on
+    (a frequent first symbol starts a quarter of a large node), when ``rank_field`` depends on
     the length alone: each distinct length's value comes from one candidate of that length,
     evaluated as usual. None (evaluate them all) when there are no more than K, or when a
     pattern this needs has no summary (being removed), which only the full path filters.
