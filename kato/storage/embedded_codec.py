@@ -57,6 +57,12 @@ def vector_values(data: bytes) -> list[float]:
     return [float(x) for x in np.frombuffer(data, dtype="<f8")]
 
 
+def vector_rows(blobs: list[bytes], dimension: int) -> np.ndarray:
+    """Stored vectors (:func:`vector_bytes`) as the rows of one array, read straight from
+    their bytes: no Python float per component."""
+    return np.frombuffer(b"".join(blobs), dtype="<f8").reshape(len(blobs), dimension)
+
+
 def session_bytes(record: SessionRecord) -> bytes:
     return encode_session(record, dumps)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from kato.storage.embedded_codec import vector_bytes, vector_values
+from kato.storage.embedded_codec import vector_bytes, vector_rows, vector_values
 from kato.storage.embedded_kb import chunks, placeholders
 from kato.storage.sqlite_db import SqliteDatabase
 from kato.storage.vector_math import Matrix, as_matrix, nearest_names, select_flush
@@ -54,7 +54,8 @@ class SqliteVectorStore:
             return None
         by_name = dict(rows)
         names = sorted(by_name)
-        matrix = as_matrix([vector_values(by_name[n]) for n in names], int(row[0]))
+        dimension = int(row[0])
+        matrix = as_matrix(vector_rows([by_name[n] for n in names], dimension), dimension)
         with self._lock:
             self._cache = (int(row[1]), names, matrix)
         return names, matrix
