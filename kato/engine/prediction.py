@@ -940,16 +940,20 @@ def _fast_path(
     rank_field = (
         config.rank_sort_algo if config.rank_sort_algo in FAST_PATH_RANK_FIELDS else "potential"
     )
-    chosen = None
+    selected = None
     if _ranked_by_length(rank_field, config):
-        chosen = _fast_path_best(kb, index, symbol, config, rank_field)
-    if chosen is None:
-        chosen = [index.pattern(pid) for pid in index.ids_with_first_symbol(symbol)]
-    patterns = sorted(chosen, key=lambda p: p.name)
+        selected = _fast_path_best(kb, index, symbol, config, rank_field)
+    if selected is None:
+        patterns = sorted(
+            (index.pattern(pid) for pid in index.ids_with_first_symbol(symbol)),
+            key=lambda p: p.name,
+        )
+        summaries = index.summaries.get(kb, (p.name for p in patterns))
+        patterns = [p for p in patterns if p.name in summaries]
+    else:
+        patterns, summaries = selected
     if not patterns:
         return []
-    summaries = index.summaries.get(kb, (p.name for p in patterns))
-    patterns = [p for p in patterns if p.name in summaries]
     weights = None
     if config.affinity_emotive:
         tokens = [symbol, *(s for p in patterns for s in p.flat)]
@@ -978,12 +982,13 @@ def _ranked_by_length(rank_field: str, config: EngineConfig) -> bool:
 
 def _fast_path_best(
     kb: KnowledgeBase, index: PatternIndex, symbol: str, config: EngineConfig, rank_field: str
-) -> list[IndexedPattern] | None:
-    """The K candidates the full ranking would return, found without evaluating every one
-    (a frequent first symbol starts a quarter of a large node), when ``rank_field`` depends on
-    the length alone: each distinct length's value comes from one candidate of that length,
-    evaluated as usual. None (evaluate them all) when there are no more than K, or when a
-    pattern this needs has no summary (being removed), which only the full path filters.
+) -> tuple[list[IndexedPattern], dict[str, PatternSummary]] | None:
+    """The K candidates the full ranking would return, with their summaries, found without
+    evaluating every one (a frequent first symbol starts a quarter of a large node), when
+    ``rank_field`` depends on the length alone: each distinct length's value comes from one
+    candidate of that length, evaluated as usual. None (evaluate them all) when there are no
+    more than K, or when a pattern this needs has no summary (being removed), which only the
+    full path filters.
     """
     ids, lengths, keys = index.first_symbol_arrays(symbol)
     if ids.size <= config.max_predictions:
@@ -1006,9 +1011,10 @@ def _fast_path_best(
         lambda position: index.pattern(int(ids[position])).name,
     )
     patterns = [index.pattern(int(ids[position])) for position in chosen.tolist()]
-    if len(index.summaries.get(kb, (p.name for p in patterns))) < len(patterns):
+    chosen_summaries = index.summaries.get(kb, (p.name for p in patterns))
+    if len(chosen_summaries) < len(patterns):
         return None
-    return patterns
+    return patterns, chosen_summaries
 
 
 @dataclass(slots=True, init=False)
