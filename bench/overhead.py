@@ -1,6 +1,6 @@
 """Serving overhead and worker scaling, measured side by side with one load generator.
 
-    .venv/bin/python -m bench.overhead --seconds 15 --concurrency 16
+    .venv/bin/python -m bench.overhead --seconds 10 --concurrency 16 --rounds 3
 
 Three workloads, each against 1 and 2 workers:
 
@@ -26,6 +26,13 @@ The load generator is ``wrk`` (Debian's package; one thread, ``--concurrency``
 connections, a Lua script spreading the requests over sessions) when it is installed and
 ``--generator wrk`` (the default), else an asyncio httpx client in this process, which
 competes with the servers for the two cores.
+
+The four servers (the bare app and ``kato serve``, each on 1 and on 2 workers) stay up for
+the whole run, and the six loads run in turn, ``--rounds`` times: a ratio is taken within
+one round, from loads minutes apart at most, and the medians of the rounds' ratios are
+printed. On this machine the bare constant's own rate moved by a quarter between two runs
+ten minutes apart, and the keep-alive connections of one load can all land on one worker of
+two (docs/performance.md, "Scaling"); every round opens new ones.
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ import asyncio
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -174,62 +183,89 @@ def _bare_server(directory: Path, workers: int) -> KatoServer:
     return KatoServer(directory, command=command, port=port)
 
 
+Rates = dict[tuple[str, int], list[float]]  # requests/s of (workload, workers), by round
+
+
 def run(
-    seconds: float, concurrency: int, generator: str, patterns: int = 2000
-) -> dict[tuple[str, int], float]:
-    """Requests per second of each workload on 1 and 2 workers, printed with the ratios."""
+    seconds: float, concurrency: int, generator: str, patterns: int = 2000, rounds: int = 3
+) -> Rates:
+    """Requests per second of each workload on 1 and 2 workers in each round, printed with
+    the ratios."""
     use_wrk = generator == "wrk" and shutil.which("wrk") is not None
-    rates: dict[tuple[str, int], float] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    rates: Rates = {(workload, workers): [] for workload in WORKLOADS for workers in (1, 2)}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         root = Path(tmp)
 
-        def load(base_url: str, node: str | None, bodies: list[str]) -> float:
-            # wrk spreads the requests over 4 sessions a connection; httpx gives each task one
-            count = concurrency * (4 if use_wrk else 1)
-            sessions = _sessions(base_url, node, count) if node else []
+        def load(base_url: str, sessions: list[str], bodies: list[str]) -> float:
             if use_wrk:
                 return _wrk_load(base_url, seconds, concurrency, sessions, bodies, root)
             return asyncio.run(_httpx_load(base_url, seconds, concurrency, sessions, bodies))
 
+        # wrk spreads the requests over 4 sessions a connection; httpx gives each task one
+        session_count = concurrency * (4 if use_wrk else 1)
+        targets: dict[tuple[str, int], tuple[str, list[str], list[str]]] = {}
         for workers in (1, 2):
             bare_dir = root / f"bare{workers}"
             bare_dir.mkdir()
-            with _bare_server(bare_dir, workers) as bare:
-                rates[("constant", workers)] = load(bare.base_url, None, [])
-            # one data directory for both: the trained node is learned once
-            with KatoServer(root / "kato", workers=workers) as kato:
-                if workers == 1:
-                    train(kato.base_url, patterns)
-                for workload, node in (("observe", EMPTY_NODE), ("trained", TRAINED_NODE)):
-                    bodies = observe_bodies(workload, patterns)
-                    rates[(workload, workers)] = load(kato.base_url, node, bodies)
+            bare = servers.enter_context(_bare_server(bare_dir, workers))
+            targets[("constant", workers)] = (bare.base_url, [], [])
+            # one data directory for both: the trained node is learned once, before the
+            # 2-worker server starts and loads it
+            kato = servers.enter_context(KatoServer(root / "kato", workers=workers))
+            if workers == 1:
+                train(kato.base_url, patterns)
+            for workload, node in (("observe", EMPTY_NODE), ("trained", TRAINED_NODE)):
+                sessions = _sessions(kato.base_url, node, session_count)
+                targets[(workload, workers)] = (
+                    kato.base_url,
+                    sessions,
+                    observe_bodies(workload, patterns),
+                )
+        for _ in range(rounds):
+            for workers in (1, 2):
+                for workload in WORKLOADS:
+                    rates[(workload, workers)].append(load(*targets[(workload, workers)]))
     _print(rates, use_wrk, patterns)
     return rates
 
 
-def _print(rates: dict[tuple[str, int], float], use_wrk: bool, patterns: int) -> None:
+def ratios(rates: Rates) -> dict[str, list[float]]:
+    """Each round's serving overhead (observe / constant on 1 worker) and scaling (2 workers /
+    1) of each workload."""
+    rounds = range(len(rates[("constant", 1)]))
+    by_round = {"overhead": [rates[("observe", 1)][r] / rates[("constant", 1)][r] for r in rounds]}
+    for workload in WORKLOADS:
+        one, two = rates[(workload, 1)], rates[(workload, 2)]
+        by_round[f"scaling {workload}"] = [two[r] / one[r] for r in rounds]
+    return by_round
+
+
+def _print(rates: Rates, use_wrk: bool, patterns: int) -> None:
     labels = {
         "constant": "bare FastAPI constant",
         "observe": "kato observe, empty node",
         "trained": f"kato observe, {patterns:,} patterns",
     }
     print(f"load generator: {'wrk -t1' if use_wrk else 'httpx asyncio (in process)'}")
-    print(f"{'req/s':<34} {'1 worker':>10} {'2 workers':>10} {'2/1':>6}")
+    print(f"{'req/s, by round':<34} {'1 worker':>24} {'2 workers':>24}")
     for workload in WORKLOADS:
-        one, two = rates[(workload, 1)], rates[(workload, 2)]
-        print(f"{labels[workload]:<34} {one:>10.1f} {two:>10.1f} {two / one:>6.2f}")
-    overhead = rates[("observe", 1)] / rates[("constant", 1)]
-    print(f"observe / bare (1 worker): {overhead:.2f}")
+        one, two = (" ".join(f"{rate:7.1f}" for rate in rates[(workload, n)]) for n in (1, 2))
+        print(f"{labels[workload]:<34} {one:>24} {two:>24}")
+    print(f"{'ratio, by round':<34} {'median':>8}   rounds")
+    for name, values in ratios(rates).items():
+        shown = " ".join(f"{value:.2f}" for value in values)
+        print(f"{name:<34} {statistics.median(values):>8.2f}   {shown}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--generator", choices=["wrk", "httpx"], default="wrk")
     parser.add_argument("--patterns", type=int, default=2000, help="the trained node's size")
+    parser.add_argument("--rounds", type=int, default=3, help="times each load runs")
     args = parser.parse_args()
-    run(args.seconds, args.concurrency, args.generator, args.patterns)
+    run(args.seconds, args.concurrency, args.generator, args.patterns, args.rounds)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,23 @@ def test_observe_phases_benchmark_times_the_prediction_phases_interpreted() -> N
 
 @pytest.mark.timeout(240)
 def test_overhead_benchmark_measures_every_workload_on_one_and_two_workers() -> None:
-    rates = overhead.run(seconds=1.0, concurrency=4, generator="httpx", patterns=30)
+    rates = overhead.run(seconds=1.0, concurrency=4, generator="httpx", patterns=30, rounds=2)
     assert set(rates) == {(w, n) for w in ("constant", "observe", "trained") for n in (1, 2)}
-    assert all(rate > 0 for rate in rates.values())
+    assert all(len(by_round) == 2 and min(by_round) > 0 for by_round in rates.values())
+
+
+def test_overhead_ratios_are_taken_within_each_round() -> None:
+    rates = {
+        ("constant", 1): [1000.0, 2000.0],
+        ("constant", 2): [1500.0, 3000.0],
+        ("observe", 1): [400.0, 600.0],
+        ("observe", 2): [800.0, 600.0],
+        ("trained", 1): [100.0, 200.0],
+        ("trained", 2): [180.0, 300.0],
+    }
+    assert overhead.ratios(rates) == {
+        "overhead": [0.4, 0.3],
+        "scaling constant": [1.5, 1.5],
+        "scaling observe": [2.0, 1.0],
+        "scaling trained": [1.8, 1.5],
+    }
