@@ -70,8 +70,14 @@ class EngineConfig:
     enable_filter_metrics: bool = True
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> EngineConfig:
-        """Apply already-validated session overrides (None values are ignored)."""
+        """Apply already-validated session overrides (None values are ignored).
+
+        Every session-scoped request builds its configuration, and most sessions override
+        nothing: they get this (frozen) configuration back, not a copy made field by field.
+        """
         values = {k: v for k, v in overrides.items() if k in _FIELD_NAMES and v is not None}
+        if not values:
+            return self
         if "filter_pipeline" in values:
             values["filter_pipeline"] = tuple(values["filter_pipeline"])
         return replace(self, **values)

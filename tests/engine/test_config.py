@@ -34,6 +34,15 @@ def test_optional_keys_appear_only_when_set() -> None:
     assert keys.index("affinity_emotive") == keys.index("rank_sort_algo") + 1
 
 
+def test_overrides_that_change_nothing_give_the_same_configuration_back() -> None:
+    defaults = EngineConfig()
+    assert defaults.with_overrides({}) is defaults
+    assert defaults.with_overrides({"affinity_emotive": None, "not_a_key": 3}) is defaults
+    changed = defaults.with_overrides({"max_predictions": 7, "filter_pipeline": ["length"]})
+    assert (changed.max_predictions, changed.filter_pipeline) == (7, ("length",))
+    assert defaults == EngineConfig()  # frozen: the defaults are untouched
+
+
 def test_every_invalid_key_is_reported_in_contract_order() -> None:
     with pytest.raises(InvalidConfigError) as error:
         validate_config_update(
