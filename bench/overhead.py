@@ -29,8 +29,8 @@ competes with the servers for the two cores.
 
 The four servers (the bare app and ``kato serve``, each on 1 and on 2 workers) stay up for
 the whole run, and the six loads run in turn, ``--rounds`` times: a ratio is taken within
-one round, from loads minutes apart at most, and the medians of the rounds' ratios are
-printed. On this machine the bare constant's own rate moved by a quarter between two runs
+one round (six loads, a minute at the default ``--seconds``), and the medians of the rounds'
+ratios are printed. On this machine the bare constant's own rate moved by a quarter between two runs
 ten minutes apart, and the keep-alive connections of one load can all land on one worker of
 two (docs/performance.md, "Scaling"); every round opens new ones.
 """
