@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA = """
+# A rowid table, not WITHOUT ROWID: a record holds its session's observe-time predictions
+# (100-140 KB on a trained node), and a WITHOUT ROWID table keeps whole rows in its key
+# B-tree, which slowed every session read and write in the database, a fresh session's
+# too, once such records were in it (docs/performance.md, "Session records").
+SESSIONS_TABLE = """CREATE TABLE IF NOT EXISTS sessions (
+    session_id BLOB PRIMARY KEY,
+    expires_at REAL NOT NULL,
+    record BLOB NOT NULL
+);"""
+SESSIONS_BY_EXPIRY = "CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);"
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS nodes (
     node TEXT PRIMARY KEY,
     version INTEGER NOT NULL DEFAULT 0,          -- +1 per new pattern and per clear
@@ -67,12 +78,8 @@ CREATE TABLE IF NOT EXISTS pending_vectors (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pending_by_node ON pending_vectors (node, id);
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id BLOB PRIMARY KEY,
-    expires_at REAL NOT NULL,
-    record BLOB NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);
+{SESSIONS_TABLE}
+{SESSIONS_BY_EXPIRY}
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created REAL NOT NULL,
@@ -105,13 +112,37 @@ def _has_late_index(conn: sqlite3.Connection) -> bool:
     return conn.execute(query, (LATE_INDEX[0],)).fetchone() is not None
 
 
+def _sessions_without_rowid(conn: sqlite3.Connection) -> bool:
+    query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'"
+    row = conn.execute(query).fetchone()
+    return row is not None and "WITHOUT ROWID" in row[0].upper()
+
+
+def _rebuild_sessions(conn: sqlite3.Connection) -> None:
+    """Copy the sessions into a rowid table (its ``node`` column too, when it has one; the
+    session store recreates that column's index)."""
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(sessions)")]
+    conn.execute("ALTER TABLE sessions RENAME TO sessions_without_rowid")
+    conn.execute(SESSIONS_TABLE)
+    if "node" in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN node BLOB")
+    listed = ", ".join(columns)
+    conn.execute(f"INSERT INTO sessions ({listed}) SELECT {listed} FROM sessions_without_rowid")
+    conn.execute("DROP TABLE sessions_without_rowid")  # and its indexes
+    conn.execute(SESSIONS_BY_EXPIRY)
+
+
 def needs_upgrade(conn: sqlite3.Connection) -> bool:
-    """Whether the database lacks a column or index of this release (a read: no lock)."""
-    return bool(_missing_columns(conn)) or not _has_late_index(conn)
+    """Whether the database lacks a column or index of this release, or has its sessions in
+    the earlier WITHOUT ROWID table (a read: no lock)."""
+    return (
+        bool(_missing_columns(conn)) or not _has_late_index(conn) or _sessions_without_rowid(conn)
+    )
 
 
 def upgrade(conn: sqlite3.Connection) -> None:
-    """Add the columns and indexes a database created by an older release lacks.
+    """Add the columns and indexes a database created by an older release lacks, and move
+    its sessions into a rowid table.
 
     Run under the write lock; another process may have upgraded it meanwhile.
     """
@@ -119,3 +150,5 @@ def upgrade(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
     if not _has_late_index(conn):
         conn.execute(LATE_INDEX[1])
+    if _sessions_without_rowid(conn):
+        _rebuild_sessions(conn)

@@ -89,6 +89,46 @@ def test_database_without_summary_change_log_is_upgraded(tmp_path: Path) -> None
         upgraded.close()
 
 
+def _sessions_table_sql(database: Path) -> str:
+    with sqlite3.connect(database) as conn:
+        query = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'"
+        return str(conn.execute(query).fetchone()[0])
+
+
+def test_sessions_written_by_the_without_rowid_release_move_to_a_rowid_table(
+    tmp_path: Path,
+) -> None:
+    """Session records are large (the observe-time predictions): they live in a rowid table,
+    and a database of the release that kept them in a WITHOUT ROWID table is rebuilt."""
+    old = EmbeddedBackend(tmp_path)
+    old.sessions.create(record("kept"))
+    expected = old.sessions.get("kept")
+    old.close()
+    database = tmp_path / DATABASE_FILE
+    assert "WITHOUT ROWID" not in _sessions_table_sql(database).upper()
+    with sqlite3.connect(database) as conn:  # back to the previous release's table
+        conn.execute("ALTER TABLE sessions RENAME TO fresh")
+        conn.execute(
+            "CREATE TABLE sessions (session_id BLOB PRIMARY KEY, expires_at REAL NOT NULL,"
+            " record BLOB NOT NULL, node BLOB) WITHOUT ROWID"
+        )
+        conn.execute("INSERT INTO sessions SELECT session_id, expires_at, record, node FROM fresh")
+        conn.execute("DROP TABLE fresh")
+        conn.execute("CREATE INDEX sessions_by_expiry ON sessions (expires_at)")
+        conn.execute("CREATE INDEX sessions_by_node ON sessions (node, expires_at)")
+    assert "WITHOUT ROWID" in _sessions_table_sql(database).upper()
+    upgraded = EmbeddedBackend(tmp_path)
+    try:
+        assert "WITHOUT ROWID" not in _sessions_table_sql(database).upper()
+        assert upgraded.sessions.get("kept") == expected
+        assert upgraded.sessions.count_node("node-é") == 1
+        with sqlite3.connect(database) as conn:
+            indexes = {row[1] for row in conn.execute("PRAGMA index_list(sessions)")}
+        assert {"sessions_by_expiry", "sessions_by_node"} <= indexes
+    finally:
+        upgraded.close()
+
+
 def test_session_lock_survives_its_descriptor_closed_while_held(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
