@@ -57,6 +57,7 @@ The per-pod command used on Kubernetes (one process, Kubernetes does the scaling
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as _dt
 import json
@@ -72,7 +73,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.auto import AutoHTTPProtocol as _AutoHTTPProtocol
 
 try:
-    from uvicorn_worker import UvicornWorker as _UvicornWorker
+    from uvicorn_worker import UvicornWorker as _UvicornWorker  # type: ignore[import-untyped]
 except ImportError:  # pragma: no cover - exercised only without the uvicorn-worker package
     from uvicorn.workers import UvicornWorker as _UvicornWorker
 
@@ -314,6 +315,7 @@ class DrainingHTTPProtocol(_AutoHTTPProtocol):  # type: ignore[misc,valid-type]
     """
 
     _kato_draining = False
+    timeout_keep_alive_task: asyncio.TimerHandle | None  # uvicorn's; its base is untyped here
 
     def shutdown(self) -> None:
         cycle = self.cycle

@@ -13,7 +13,7 @@ changed and answer 422 with one error item in the same list format.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -108,7 +108,7 @@ def check_string(value: str) -> str:
     return value
 
 
-def _count_limit(setting: str, container: type, label: str) -> Callable[[Any], Any]:
+def _count_limit(setting: str, container: type[Sized], label: str) -> Callable[[Any], Any]:
     """A before-validator bounding the length of a raw list or dict by a limit setting.
 
     It runs on raw input, before item validation: only the count is checked here, and

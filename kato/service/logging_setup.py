@@ -117,7 +117,7 @@ class HumanFormatter(logging.Formatter):
         if self._second[0] != second:
             stamp = time.strftime(self.default_time_format, self.converter(record.created))
             self._second = (second, stamp)
-        return self.default_msec_format % (self._second[1], record.msecs)
+        return f"{self._second[1]},{int(record.msecs):03d}"  # logging's default_msec_format
 
     def format(self, record: logging.LogRecord) -> str:
         line = scrub(super().format(record))

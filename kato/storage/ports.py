@@ -132,8 +132,12 @@ class Backend(Protocol):
     """One storage family (memory, embedded, distributed) for the whole service."""
 
     name: str
-    sessions: SessionStore
-    events: EventBus
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def events(self) -> EventBus: ...
 
     def node(self, node_key: str) -> NodeHandle:
         """The stores of a node; ``node_key`` comes from :func:`kato.storage.keys.node_key`."""

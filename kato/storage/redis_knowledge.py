@@ -64,7 +64,7 @@ RESTORE_BATCH = 10_000  # hash fields / list items per command inside a restore'
 _POSITION_FIELDS = ["generation", "learns", "metric_batches"]
 
 
-def _position(raw: list[bytes | None]) -> SummaryPosition:
+def _position(raw: Sequence[bytes | str | None]) -> SummaryPosition:
     """The change log's position from the values of :data:`_POSITION_FIELDS`."""
     generation, learns, batches = raw
     return (_int(generation), _int(learns) + _int(batches))
