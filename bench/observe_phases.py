@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from kato.storage.keys import node_key
 LEARN_EVERY = 5
 
 
-def _timed(owner: Any, name: str, label: str, totals: Counter[str]) -> None:
+def _timed(owner: Any, name: str, label: str, totals: defaultdict[str, float]) -> None:
     """Replace ``owner.name`` by a wrapper adding its CPU time to ``totals[label]``."""
     function: Callable[..., Any] = getattr(owner, name)
 
@@ -61,7 +61,7 @@ def run(train: int, measure: int, phases: bool = False) -> dict[str, float]:
         )
     kernels.warm_up()
     pace_collector(load_settings().kato_gc_threshold)
-    totals: Counter[str] = Counter()
+    totals: defaultdict[str, float] = defaultdict(float)
     with tempfile.TemporaryDirectory() as data_dir:
         backend = EmbeddedBackend(Path(data_dir))
         handle = backend.node(node_key("kato", "phases"))

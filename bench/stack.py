@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -148,9 +149,11 @@ def export_text(stack_env: Mapping[str, str], node_id: str, label: str = "traini
     from kato.storage.factory import build_backend
     from kato.storage.settings import StorageSettings
 
-    settings = StorageSettings(
-        **{k.lower(): v for k, v in stack_env.items() if k.startswith(("KATO_", "REDIS_", "CLICK"))}
-    )
+    # strings, as the environment would give them: the settings validate and convert them
+    fields: dict[str, Any] = {
+        k.lower(): v for k, v in stack_env.items() if k.startswith(("KATO_", "REDIS_", "CLICK"))
+    }
+    settings = StorageSettings(**fields)
     backend = build_backend(settings)
     try:
         handle = backend.node(node_key(SERVICE_NAME, node_id))

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -128,7 +129,7 @@ def wait_http(
     proc: Proc,
     url: str,
     timeout: float = 90.0,
-    verify: bool | str = True,
+    verify: ssl.SSLContext | bool | str = True,
 ) -> httpx.Response:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
