@@ -7,5 +7,5 @@ scripts/bootstrap.sh
 scripts/install-system-deps.sh
 .venv/bin/ruff check kato tests bench
 .venv/bin/ruff format --check kato tests bench
-.venv/bin/mypy kato bench  # the engine's annotations also bind at run time: mypyc compiles it
+.venv/bin/mypy kato bench tests  # the engine's annotations also bind at run time: mypyc compiles it
 exec .venv/bin/python -m pytest -m "not slow" "$@"

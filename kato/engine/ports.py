@@ -27,8 +27,37 @@ PatternMerge = Callable[[PatternRecord | None], PatternRecord]
 SummaryPosition = tuple[int, int]
 
 
+class SummarySource(Protocol):
+    """The reads behind predictions' frequencies and emotives (the summary cache's source)."""
+
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
+        """Frequency and emotive window of the named patterns; unknown names are absent.
+
+        Predictions need only these (pattern data comes from the index, metadata is
+        never output), so backends can skip decoding the rest.
+        """
+        ...
+
+    def summary_changes(
+        self, since: SummaryPosition | None
+    ) -> tuple[SummaryPosition, list[str] | None]:
+        """The change log of pattern summaries: where it stands now, and the patterns
+        whose frequency or emotives changed after ``since`` (names may repeat).
+
+        The position moves with everything a prediction reads from the node: every
+        applied learn, a clear or restore (a new generation), and every stored batch of
+        precomputed metrics (no names). Equal positions mean the same predictions
+        (kato/engine/prediction_basis.py).
+
+        The names are None when the log cannot tell: ``since`` is None or from another
+        generation, or the backend keeps no names. A reader caching summaries then drops
+        them all. Position and names come from one consistent read.
+        """
+        ...
+
+
 @runtime_checkable
-class KnowledgeBase(Protocol):
+class KnowledgeBase(SummarySource, Protocol):
     """Long-term memory of one node (engine §2.1)."""
 
     # -- change tracking -------------------------------------------------------
@@ -57,31 +86,6 @@ class KnowledgeBase(Protocol):
 
     def get_patterns(self, names: Iterable[str]) -> dict[str, PatternRecord]:
         """Current records of the named patterns (bare hashes); unknown names are absent."""
-        ...
-
-    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
-        """Frequency and emotive window of the named patterns; unknown names are absent.
-
-        Predictions need only these (pattern data comes from the index, metadata is
-        never output), so backends can skip decoding the rest.
-        """
-        ...
-
-    def summary_changes(
-        self, since: SummaryPosition | None
-    ) -> tuple[SummaryPosition, list[str] | None]:
-        """The change log of pattern summaries: where it stands now, and the patterns
-        whose frequency or emotives changed after ``since`` (names may repeat).
-
-        The position moves with everything a prediction reads from the node: every
-        applied learn, a clear or restore (a new generation), and every stored batch of
-        precomputed metrics (no names). Equal positions mean the same predictions
-        (kato/engine/prediction_basis.py).
-
-        The names are None when the log cannot tell: ``since`` is None or from another
-        generation, or the backend keeps no names. A reader caching summaries then drops
-        them all. Position and names come from one consistent read.
-        """
         ...
 
     def iter_patterns(self) -> Iterator[PatternRecord]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
-from kato.engine.ports import KnowledgeBase, SummaryPosition
+from kato.engine.ports import SummaryPosition, SummarySource
 from kato.engine.types import PatternSummary
 
 # Bounds the cache; past it the cache starts again empty. The warm-up fills it for nodes
@@ -35,7 +35,7 @@ class SummaryCache:
         self._position: SummaryPosition | None = None
         self._summaries: dict[str, PatternSummary] = {}
 
-    def get(self, kb: KnowledgeBase, names: Iterable[str]) -> dict[str, PatternSummary]:
+    def get(self, kb: SummarySource, names: Iterable[str]) -> dict[str, PatternSummary]:
         """Current summaries of ``names`` (shared objects: read only); unknown names are absent."""
         wanted = list(dict.fromkeys(names))
         # One holder at a time: a summary read from the store must not land in the cache
@@ -61,7 +61,7 @@ class SummaryCache:
                         cached[name] = summary
             return {name: cached[name] for name in wanted if name in cached}
 
-    def preload(self, kb: KnowledgeBase, names: Sequence[str]) -> int:
+    def preload(self, kb: SummarySource, names: Sequence[str]) -> int:
         """Read the summaries of ``names`` now, when they fit the bound (a worker's
         warm-up, so that its first predictions do not read them one ensemble at a time),
         a bounded batch per store request; the number cached."""

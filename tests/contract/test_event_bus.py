@@ -31,7 +31,12 @@ def test_fan_out_in_publish_order(backend: Backend) -> None:
     async def scenario() -> tuple[list[JSONObject], list[JSONObject]]:
         bus.publish(event(0))  # before subscribing: not delivered
         first, second = bus.subscribe(), bus.subscribe()
-        publisher = threading.Thread(target=lambda: [bus.publish(event(i)) for i in (1, 2, 3)])
+
+        def publish_three() -> None:
+            for i in (1, 2, 3):
+                bus.publish(event(i))
+
+        publisher = threading.Thread(target=publish_three)
         publisher.start()
         results = await asyncio.gather(take(first, 3), take(second, 3))
         publisher.join()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from datasketch import MinHash
+from datasketch import MinHash  # type: ignore[import-untyped]
 
 from kato.engine.filters import minhash_signature, token_hasher
 from tests.engine.harness import Harness

@@ -28,6 +28,11 @@ def _codes(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int32)
 
 
+def _symbols(values: list[int]) -> list[str]:
+    """The symbols the codes stand for, for the Python matcher."""
+    return [f"s{value}" for value in values]
+
+
 def _index_of(patterns: list[list[list[str]]]) -> PatternIndex:
     kb = MemoryKnowledgeBase()
     for pattern in patterns:
@@ -43,10 +48,10 @@ def test_blocks_and_lcs_match_the_python_matcher(a: list[int], b: list[int]) -> 
     one_pattern = (np.zeros(1, np.int64), _codes(a), np.array([0, len(a)], np.int64))
     rows, _ = kernels.blocks_of_patterns(*one_pattern, _codes(b))
     blocks = [tuple(row) for row in rows.tolist()]
-    assert blocks == BlockMatcher(b).blocks(a)
+    assert blocks == BlockMatcher(_symbols(b)).blocks(_symbols(a))
     row = np.zeros(len(b) + 1, dtype=np.int64)
-    ids = {value: value for value in b}
-    assert kernels.lcs_length(_codes(a), _codes(b), row) == token_lcs(a, b, ids)
+    ids = {symbol: value for symbol, value in zip(_symbols(b), b, strict=True)}
+    assert kernels.lcs_length(_codes(a), _codes(b), row) == token_lcs(_symbols(a), _symbols(b), ids)
 
 
 @settings(max_examples=500, deadline=None)
@@ -61,7 +66,8 @@ def test_chained_blocks_are_the_general_search_without_a_shared_bigram(
     count = kernels._greedy_blocks(pattern, state, np.zeros(6 * size, np.int64), general)
     assert kernels._chained_blocks(pattern, state, chained) == count
     assert chained[:count].tolist() == general[:count].tolist()
-    assert [tuple(row) for row in chained[:count].tolist()] == BlockMatcher(b).blocks(a)
+    chained_blocks = [tuple(row) for row in chained[:count].tolist()]
+    assert chained_blocks == BlockMatcher(_symbols(b)).blocks(_symbols(a))
 
 
 @settings(max_examples=300, deadline=None)
@@ -175,12 +181,13 @@ def test_score_candidates_matches_threshold_and_pre_potential(
 ) -> None:
     index = _index_of(patterns)
     ids = np.arange(len(index), dtype=np.int64)
-    keys = np.array([name_key(index.pattern(pid).name) for pid in ids], dtype=np.uint64)
+    pids = range(len(index))
+    keys = np.array([name_key(index.pattern(pid).name) for pid in pids], dtype=np.uint64)
     overlaps = [
         sum(min(index.pattern(pid).flat.count(x), state.count(x)) for x in set(state))
-        for pid in ids
+        for pid in pids
     ]
-    lengths = np.array([index.pattern(pid).length for pid in ids])
+    lengths = np.array([index.pattern(pid).length for pid in pids])
     upper, chained = upper_pre_potentials(np.array(overlaps), lengths, len(state))
     frontier = kernels.Frontier(keep)
     for pre, key in seeds:
@@ -191,7 +198,7 @@ def test_score_candidates_matches_threshold_and_pre_potential(
         [
             bool(set(itertools.pairwise(index.pattern(pid).flat)) & state_bigrams)
             or false_hints[pid]
-            for pid in ids
+            for pid in pids
         ]
     )
     out = index.score_candidates(ids, state, threshold, frontier, keys, upper, chained, hinted)
@@ -284,8 +291,8 @@ def test_overlap_arrays_count_shared_symbols(
     # and flags every pattern that shares a bigram with the state.
     single, multi = index.split_overlaps(state, 0.0)
     assert single.ids.tolist() == [pid for pid in sorted(expected) if expected[pid] == 1]
-    shared = [pid for pid in sorted(expected) if expected[pid] > 1]
-    assert multi.ids.tolist() == sorted(shared, key=lambda pid: -expected[pid])  # stable
+    sharing_several = [pid for pid in sorted(expected) if expected[pid] > 1]
+    assert multi.ids.tolist() == sorted(sharing_several, key=lambda pid: -expected[pid])  # stable
     assert multi.overlap.tolist() == [expected[pid] for pid in multi.ids.tolist()]
     for pid, hinted in zip(multi.ids.tolist(), multi.hinted.tolist(), strict=True):
         flat = index.pattern(pid).flat

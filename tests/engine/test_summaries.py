@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ class CountingKnowledgeBase:
     ) -> tuple[SummaryPosition, list[str] | None]:
         return self.kb.summary_changes(since)
 
-    def pattern_summaries(self, names: list[str]) -> dict[str, PatternSummary]:
+    def pattern_summaries(self, names: Iterable[str]) -> dict[str, PatternSummary]:
         self.read.append(list(names))
         return self.kb.pattern_summaries(names)
 

@@ -452,7 +452,7 @@ def test_e11a_auto_learn_rolling() -> None:
     for symbol, (learned, stm, predictions) in zip("ABCDE", expected, strict=True):
         assert h.observe(symbol) == [learned]
         assert h.state.stm == stm
-        assert [(p["name"][:8], p["similarity"]) for p in h.state.predictions] == predictions
+        assert [(p["name"][:8], p["similarity"]) for p in h.state.prediction_list()] == predictions
 
 
 def test_e11b_auto_learn_clear() -> None:
@@ -476,6 +476,7 @@ def test_e11c_auto_learn_with_emotives() -> None:
             assert h.state.emotives_accumulator == []
     assert percepts == [{"v": 1.0}, {"v": 1.5}, {"v": 2.0}, {"v": 4.0}, {"v": 5.0}]
     abc, bcd, cde = names[2:]
+    assert abc is not None and bcd is not None and cde is not None
     assert h.pattern(abc).emotives == [{"v": 1.0}, {"v": 2.0}, {"v": 3.0}]
     assert h.pattern(bcd).emotives == [{"v": 4.0}]
     assert h.pattern(cde).emotives == [{"v": 5.0}]
@@ -496,7 +497,7 @@ def test_e11d_auto_learn_stores_emotives_and_metadata() -> None:
         {"strings": ["b"], "emotives": {"joy": 1.0}},
     )
     assert names == [None, "PTRN|76d7efca2e96cb5eeddf4e06ac96a0f424630135"]
-    record = h.pattern(names[1])
+    record = h.pattern("PTRN|76d7efca2e96cb5eeddf4e06ac96a0f424630135")
     assert record.emotives == [{"joy": 0.5}, {"joy": 1.0}]
     assert record.metadata == {"src": ["x"]}
     assert h.engine.kb.all_affinities() == {"a": {"joy": 0.75}, "b": {"joy": 0.75}}

@@ -219,7 +219,7 @@ def test_websocket_keys(server: KatoServer) -> None:
             assert first["event_type"] == "state.snapshot"
             ws.send("ping")
             assert ws.recv(timeout=10) == "pong"
-    refusals = [
+    refusals: list[tuple[str, dict[str, str], int, str]] = [
         (ws_url(server), {}, 401, "Missing API key"),
         (ws_url(server, "?token=nope-0123456789abcdef"), {}, 401, "Invalid API key"),
         (ws_url(server, f"?token={TENANT}"), {}, 403, "service-wide"),

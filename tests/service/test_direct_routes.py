@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 with warnings.catch_warnings():
@@ -100,7 +100,7 @@ def test_observe_learn_and_clear_are_served_directly_and_answer_as_routed(
     api: TestClient, guard_checks: list[str]
 ) -> None:
     direct, routed = new_session(api), new_session(api)
-    answers: dict[str, list[httpx.Response]] = {"direct": [], "routed": []}
+    answers: dict[str, list[httpx2.Response]] = {"direct": [], "routed": []}
     for session, headers, label in ((direct, {}, "direct"), (routed, ROUTED, "routed")):
         calls = [
             ("observe", {"strings": ["b", "a"], "emotives": {"joy": 0.5}}),
