@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 # A rowid table, not WITHOUT ROWID: a record holds its session's observe-time predictions
 # (100-140 KB on a trained node), and a WITHOUT ROWID table keeps whole rows in its key
@@ -119,15 +120,20 @@ def _sessions_without_rowid(conn: sqlite3.Connection) -> bool:
 
 
 def _rebuild_sessions(conn: sqlite3.Connection) -> None:
-    """Copy the sessions into a rowid table (its ``node`` column too, when it has one; the
-    session store recreates that column's index)."""
+    """Copy the live sessions into a rowid table (its ``node`` column too, when it has one;
+    the session store recreates that column's index). Expired ones are left behind: a
+    read would delete them anyway."""
     columns = [row[1] for row in conn.execute("PRAGMA table_info(sessions)")]
     conn.execute("ALTER TABLE sessions RENAME TO sessions_without_rowid")
     conn.execute(SESSIONS_TABLE)
     if "node" in columns:
         conn.execute("ALTER TABLE sessions ADD COLUMN node BLOB")
     listed = ", ".join(columns)
-    conn.execute(f"INSERT INTO sessions ({listed}) SELECT {listed} FROM sessions_without_rowid")
+    conn.execute(
+        f"INSERT INTO sessions ({listed}) SELECT {listed} FROM sessions_without_rowid"
+        " WHERE expires_at > ?",
+        (time.time(),),
+    )
     conn.execute("DROP TABLE sessions_without_rowid")  # and its indexes
     conn.execute(SESSIONS_BY_EXPIRY)
 

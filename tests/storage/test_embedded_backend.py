@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,10 @@ def test_sessions_written_by_the_without_rowid_release_move_to_a_rowid_table(
     and a database of the release that kept them in a WITHOUT ROWID table is rebuilt."""
     old = EmbeddedBackend(tmp_path)
     old.sessions.create(record("kept"))
+    old.sessions.create(record("expired", ttl=0.05))
     expected = old.sessions.get("kept")
     old.close()
+    time.sleep(0.1)
     database = tmp_path / DATABASE_FILE
     assert "WITHOUT ROWID" not in _sessions_table_sql(database).upper()
     with sqlite3.connect(database) as conn:  # back to the previous release's table
@@ -124,6 +127,8 @@ def test_sessions_written_by_the_without_rowid_release_move_to_a_rowid_table(
         assert upgraded.sessions.count_node("node-é") == 1
         with sqlite3.connect(database) as conn:
             indexes = {row[1] for row in conn.execute("PRAGMA index_list(sessions)")}
+            rows = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        assert rows == 1  # the expired session was not copied
         assert {"sessions_by_expiry", "sessions_by_node"} <= indexes
     finally:
         upgraded.close()
