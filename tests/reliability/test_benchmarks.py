@@ -64,6 +64,16 @@ def test_observe_phases_benchmark_times_the_compiled_observe() -> None:
         observe_phases.run(train=400, measure=60, phases=True)
 
 
+def test_observe_phases_benchmark_splits_the_compiled_observe_into_its_parts() -> None:
+    result = observe_phases.run(train=400, measure=60, parts=True)
+    rest = result.pop("the rest: the engine's Python")
+    observe = result.pop("observe")
+    assert set(result) == {label for _, _, label in observe_phases._parts(None, None)}
+    assert result["index: compiled kernel"] > 0 and result["store reads"] > 0
+    assert all(value >= 0 for value in result.values())
+    assert rest > 0 and rest + sum(result.values()) == pytest.approx(observe)
+
+
 def test_observe_phases_benchmark_times_the_prediction_phases_interpreted() -> None:
     command = ["tests.engine.interpreted", "bench.observe_phases", "--train", "400"]
     done = subprocess.run(
