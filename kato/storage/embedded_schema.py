@@ -15,6 +15,9 @@ SESSIONS_TABLE = """CREATE TABLE IF NOT EXISTS sessions (
     record BLOB NOT NULL
 );"""
 SESSIONS_BY_EXPIRY = "CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires_at);"
+# Added by the session store on first use (kato/storage/embedded_sessions.py), filled from
+# the records of a database written before it existed.
+SESSIONS_NODE_COLUMN = "ALTER TABLE sessions ADD COLUMN node BLOB"
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS nodes (
@@ -127,7 +130,7 @@ def _rebuild_sessions(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions RENAME TO sessions_without_rowid")
     conn.execute(SESSIONS_TABLE)
     if "node" in columns:
-        conn.execute("ALTER TABLE sessions ADD COLUMN node BLOB")
+        conn.execute(SESSIONS_NODE_COLUMN)
     listed = ", ".join(columns)
     conn.execute(
         f"INSERT INTO sessions ({listed}) SELECT {listed} FROM sessions_without_rowid"

@@ -14,6 +14,7 @@ from typing import Any
 
 from kato.storage.embedded_codec import key_bytes, session_bytes, session_record
 from kato.storage.embedded_locks import SessionLocks
+from kato.storage.embedded_schema import SESSIONS_NODE_COLUMN
 from kato.storage.ports import SessionRecord, SessionStatus
 from kato.storage.sqlite_db import SqliteDatabase
 
@@ -38,7 +39,7 @@ class SqliteSessionStore:
         with self._db.write() as conn:  # checked again under the write lock: one process adds it
             columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
             if "node" not in columns:
-                conn.execute("ALTER TABLE sessions ADD COLUMN node BLOB")
+                conn.execute(SESSIONS_NODE_COLUMN)
                 rows = conn.execute("SELECT session_id, record FROM sessions").fetchall()
                 for session_id, data in rows:
                     node = key_bytes(session_record(data).node_id)
